@@ -1,0 +1,134 @@
+"""Where the project's files live: the one place that knows ``data/``, ``evals/`` and ``models/``.
+
+The root is ``$ROUTELET_ROOT`` when set, else the nearest ancestor of the current
+directory holding a ``pyproject.toml`` next to a ``routelet/`` folder, else the current
+directory. Nothing here reads or loads a file; it only names paths.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_MODEL_NAME = "routelet-v1"
+
+
+def _find_root(start: Path) -> Path:
+    for candidate in (start, *start.parents):
+        if (candidate / "pyproject.toml").is_file() and (candidate / "routelet").is_dir():
+            return candidate
+    return start
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Project directories, all derived from one root."""
+
+    root: Path
+
+    @classmethod
+    def discover(cls) -> Paths:
+        """Build from ``$ROUTELET_ROOT`` or by searching upwards from the working directory."""
+        env = os.environ.get("ROUTELET_ROOT")
+        root = Path(env) if env else _find_root(Path.cwd().resolve())
+        return cls(root=root)
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def evals(self) -> Path:
+        return self.root / "evals"
+
+    @property
+    def models(self) -> Path:
+        return self.root / "models"
+
+    @property
+    def configs(self) -> Path:
+        return self.root / "configs"
+
+    @property
+    def report(self) -> Path:
+        return self.root / "report"
+
+    @property
+    def default_model(self) -> Path:
+        return self.models / DEFAULT_MODEL_NAME
+
+    def training_files(self) -> list[Path]:
+        """Every labelled training file (``data/*.jsonl``), sorted."""
+        return sorted(self.data.glob("*.jsonl"))
+
+    def eval_files(self) -> list[Path]:
+        """Every evaluation file (``evals/*.jsonl``), sorted."""
+        return sorted(self.evals.glob("*.jsonl"))
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every training hyperparameter and seed; read from a checked-in TOML file.
+
+    The file's sections map to fields: ``[model]``, ``[augment]``, ``[setfit]``,
+    ``[head]``, ``[calibration]``, ``[runtime]``. Unknown keys are an error.
+    """
+
+    name: str = DEFAULT_MODEL_NAME
+    seed: int = 42
+    max_length: int = 64
+    augment_copies: int = 1
+    augment_seed: int = 7
+    num_iterations: int = 5
+    num_epochs: int = 1
+    batch_size: int = 16
+    body_learning_rate: float = 2e-5
+    max_steps: int = -1
+    head_c: float = 1.0
+    calibration_fraction: float = 0.15
+    defer_threshold: float = 0.5
+
+    _SECTIONS = {
+        "model": ("name", "seed", "max_length"),
+        "augment": ("augment_copies", "augment_seed"),
+        "setfit": ("num_iterations", "num_epochs", "batch_size", "body_learning_rate", "max_steps"),
+        "head": ("head_c",),
+        "calibration": ("calibration_fraction",),
+        "runtime": ("defer_threshold",),
+    }
+    _ALIASES = {"copies": "augment_copies", "c": "head_c", "fraction": "calibration_fraction"}
+
+    @classmethod
+    def from_toml(cls, path: Path) -> TrainConfig:
+        """Parse ``path``; raise ``ConfigError`` naming the file on any unknown or mistyped key."""
+        import tomllib
+
+        from routelet.errors import ConfigError
+
+        try:
+            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such config file") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: invalid TOML ({exc})") from None
+        values: dict[str, object] = {}
+        defaults = cls()
+        for section, table in raw.items():
+            if section not in cls._SECTIONS or not isinstance(table, dict):
+                raise ConfigError(f"{path}: unknown section [{section}]")
+            for key, value in table.items():
+                field_name = cls._ALIASES.get(key, key)
+                if section == "augment" and key == "seed":
+                    field_name = "augment_seed"
+                if field_name not in cls._SECTIONS[section]:
+                    raise ConfigError(f"{path}: unknown key {key!r} in [{section}]")
+                expected = type(getattr(defaults, field_name))
+                if expected is float and isinstance(value, int) and not isinstance(value, bool):
+                    value = float(value)
+                if type(value) is not expected:
+                    raise ConfigError(
+                        f"{path}: [{section}] {key} must be {expected.__name__}, got {value!r}"
+                    )
+                values[field_name] = value
+        return cls(**values)  # type: ignore[arg-type]

@@ -1,0 +1,109 @@
+"""Labelled JSONL files: one ``{"text": ..., "intent": ...}`` object per line.
+
+Loading validates every row and raises ``DataError`` naming the file and line of the
+first bad row; nothing is silently dropped or repaired. Extra string fields (``rule``,
+``date``, ``source``) are kept in ``Example.meta`` and written back unchanged. This
+module does not normalise text: that is ``routelet.preprocess``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from routelet.errors import DataError
+from routelet.intents import Intent, parse_intent
+
+#: Longest raw text accepted in a data file, in characters.
+MAX_TEXT_CHARS = 500
+
+
+@dataclass(frozen=True)
+class Example:
+    """One labelled utterance."""
+
+    text: str
+    intent: Intent
+    meta: dict[str, str] = field(default_factory=dict, compare=False)
+
+    def to_json(self) -> str:
+        row: dict[str, str] = {"text": self.text, "intent": self.intent.value, **self.meta}
+        return json.dumps(row, ensure_ascii=False)
+
+
+def _parse_row(line: str, where: str) -> Example:
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{where}: invalid JSON ({exc.msg})") from None
+    if not isinstance(row, dict):
+        raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}")
+    for key in ("text", "intent"):
+        if key not in row:
+            raise DataError(f"{where}: missing field {key!r}")
+    text, label = row["text"], row["intent"]
+    if not isinstance(text, str):
+        raise DataError(f"{where}: 'text' must be a string, got {type(text).__name__}")
+    if not text.strip():
+        raise DataError(f"{where}: 'text' is empty")
+    if len(text) > MAX_TEXT_CHARS:
+        raise DataError(f"{where}: 'text' has {len(text)} characters (max {MAX_TEXT_CHARS})")
+    try:
+        intent = parse_intent(label)
+    except ValueError as exc:
+        raise DataError(f"{where}: {exc}") from None
+    meta = {k: v for k, v in row.items() if k not in ("text", "intent")}
+    bad = [k for k, v in meta.items() if not isinstance(v, str)]
+    if bad:
+        raise DataError(f"{where}: extra field {bad[0]!r} must be a string")
+    return Example(text=text, intent=intent, meta=meta)
+
+
+def iter_jsonl(path: Path) -> Iterator[Example]:
+    """Yield validated examples from ``path``; blank lines are an error too."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    with path.open(encoding="utf-8", errors="strict") as handle:
+        lineno = 0
+        try:
+            for lineno, line in enumerate(handle, start=1):  # noqa: B007
+                yield _parse_row(line, f"{path}:{lineno}")
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{path}:{lineno + 1}: not valid UTF-8 ({exc.reason})") from None
+
+
+def load_jsonl(path: Path) -> list[Example]:
+    """Read every row of ``path``; raise ``DataError`` on the first bad one."""
+    return list(iter_jsonl(path))
+
+
+def load_many(paths: Iterable[Path]) -> list[Example]:
+    """Concatenate several files in the given order."""
+    return [ex for path in paths for ex in iter_jsonl(path)]
+
+
+def save_jsonl(path: Path, examples: Iterable[Example]) -> int:
+    """Write ``examples`` to ``path`` atomically (temp file + rename); return the row count."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    count = 0
+    with tmp.open("w", encoding="utf-8") as handle:
+        for ex in examples:
+            handle.write(ex.to_json() + "\n")
+            count += 1
+    tmp.replace(path)
+    return count
+
+
+def texts_and_labels(examples: Iterable[Example]) -> tuple[list[str], list[str]]:
+    """Split examples into parallel ``texts`` and label-string lists."""
+    texts: list[str] = []
+    labels: list[str] = []
+    for ex in examples:
+        texts.append(ex.text)
+        labels.append(ex.intent.value)
+    return texts, labels

@@ -1,0 +1,86 @@
+"""Property tests of ``preprocess``: total, idempotent, bounded, and never leaking a redacted value."""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from routelet.preprocess import MAX_CHARS, PLACEHOLDERS, preprocess
+from suites.strategies import (
+    any_text,
+    digit_runs,
+    emails,
+    secret_keywords,
+    secret_separators,
+    secret_values,
+    words,
+)
+
+_LONG_DIGITS = re.compile(r"\d(?:[ .\-]?\d){3,}")
+
+
+@given(any_text)
+@example("\x00\x1f\x7f\u200b")
+@example("pin: 1234")
+@example("İ" * 300)
+def test_total_returns_str(text: str) -> None:
+    """Any str maps to a str without raising."""
+    assert isinstance(preprocess(text), str)
+
+
+@given(any_text)
+@example("pin: 1234")
+@example("a" * 255 + " <EMAIL>")
+@example("x" * 250 + "<SECRET>" + "y" * 10)
+@example("İ")
+@example("<EMAIL> <NUM> <SECRET>")
+def test_idempotent(text: str) -> None:
+    """A second pass changes nothing; placeholders survive it."""
+    once = preprocess(text)
+    assert preprocess(once) == once
+
+
+@given(any_text)
+@example("w " * 400)
+@example("İ" * 400)
+def test_bounded_length(text: str) -> None:
+    """Output never exceeds MAX_CHARS characters."""
+    assert len(preprocess(text)) <= MAX_CHARS
+
+
+@given(words, emails, words)
+def test_email_never_leaks(before: str, email: str, after: str) -> None:
+    """A redacted email's address never appears in the output."""
+    out = preprocess(f"{before} {email} {after}")
+    assert email.lower() not in out
+    assert "@" not in out
+
+
+@given(words, digit_runs, words)
+@example("call", "555 123 4567", "")
+@example("code", "4471-2210", "please")
+def test_digit_runs_never_leak(before: str, run: str, after: str) -> None:
+    """No run of four or more digits, grouped or not, survives."""
+    out = preprocess(f"{before} {run} {after}")
+    assert _LONG_DIGITS.search(out) is None
+
+
+@given(words, secret_keywords, secret_separators, secret_values, words)
+@example("my", "password", " is ", "hunter2", "ok")
+@example("", "pin", ": ", "ab1", "")
+@example("password", "password", " ", "aa0", "")
+def test_secret_value_never_leaks(
+    before: str, keyword: str, sep: str, value: str, after: str
+) -> None:
+    """The value after a secret keyword is replaced by <SECRET>."""
+    out = preprocess(f"{before} {keyword}{sep}{value} {after}")
+    assert value not in out
+    assert "<SECRET>" in out
+
+
+@given(st.sampled_from(PLACEHOLDERS), words)
+def test_placeholders_kept_verbatim(holder: str, text: str) -> None:
+    """Placeholders stay upper-case while the rest is lower-cased."""
+    assert holder in preprocess(f"{text.upper()} {holder}")

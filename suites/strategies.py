@@ -1,0 +1,37 @@
+"""Hypothesis strategies shared by the property suites."""
+
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+#: Any text at all, including control characters and astral-plane unicode.
+any_text = st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=400)
+
+#: Lower-case words that look like a spoken command.
+words = st.lists(
+    st.text(alphabet="abcdefghijklmnopqrstuvwxyz'", min_size=1, max_size=9), min_size=0, max_size=8
+).map(" ".join)
+
+emails = st.builds(
+    "{}@{}.{}".format,
+    st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789._+-", min_size=1, max_size=12),
+    st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=10),
+    st.sampled_from(["com", "org", "io", "co.uk", "de"]),
+)
+
+#: 4+ digits, optionally grouped by single spaces, hyphens or dots.
+digit_runs = st.lists(st.text(alphabet="0123456789", min_size=1, max_size=5), min_size=1, max_size=4).flatmap(
+    lambda groups: st.tuples(st.just(groups), st.lists(st.sampled_from([" ", "-", "."]), min_size=len(groups) - 1, max_size=len(groups) - 1))
+).map(lambda gs: "".join(g + s for g, s in zip(gs[0], [*gs[1], ""], strict=True))).filter(
+    lambda run: sum(c.isdigit() for c in run) >= 4
+)
+
+secret_keywords = st.sampled_from(
+    ["password", "passcode", "pin", "pin code", "api key", "token", "secret", "Password", "PIN"]
+)
+secret_separators = st.sampled_from([" ", " is ", ": ", " = ", "=", " was ", "'s "])
+#: Secret values: distinctive tokens with a letter and a digit (never a function word).
+secret_values = st.tuples(
+    st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=2, max_size=8),
+    st.text(alphabet="0123456789!#$%", min_size=1, max_size=4),
+).map("".join)

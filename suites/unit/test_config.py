@@ -1,0 +1,36 @@
+"""Tests of routelet.config: path discovery and the training config file."""
+
+from pathlib import Path
+
+import pytest
+
+from routelet.config import Paths, TrainConfig
+from routelet.errors import ConfigError
+
+
+def test_checked_in_config_parses(train_config: TrainConfig) -> None:
+    """configs/default.toml names the shipped model and parses without error."""
+    assert train_config.name == "routelet-v1" and 0 < train_config.calibration_fraction < 0.5
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        pytest.param("[setfit]\nbogus = 1\n", "unknown key", id="unknown-key"),
+        pytest.param("[nope]\nx = 1\n", "unknown section", id="unknown-section"),
+        pytest.param('[setfit]\nbatch_size = "16"\n', "must be int", id="wrong-type"),
+        pytest.param("[setfit\n", "invalid TOML", id="bad-toml"),
+    ],
+)
+def test_bad_config_is_a_config_error(tmp_path: Path, toml: str, message: str) -> None:
+    """A bad config file raises ConfigError naming the file."""
+    path = tmp_path / "c.toml"
+    path.write_text(toml)
+    with pytest.raises(ConfigError, match=message):
+        TrainConfig.from_toml(path)
+
+
+def test_env_root_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """$ROUTELET_ROOT overrides discovery."""
+    monkeypatch.setenv("ROUTELET_ROOT", str(tmp_path))
+    assert Paths.discover().models == tmp_path / "models"

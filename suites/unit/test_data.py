@@ -1,0 +1,67 @@
+"""Tests of routelet.data: validated JSONL loading and saving."""
+
+from pathlib import Path
+
+import pytest
+
+from routelet.data import MAX_TEXT_CHARS, Example, load_jsonl, save_jsonl
+from routelet.errors import DataError
+from routelet.intents import Intent
+
+
+def _write(tmp_path: Path, *lines: str | bytes) -> Path:
+    path = tmp_path / "rows.jsonl"
+    path.write_bytes(b"".join((l if isinstance(l, bytes) else l.encode()) + b"\n" for l in lines))
+    return path
+
+
+GOOD = '{"text": "pause", "intent": "integration"}'
+
+
+def test_round_trip_keeps_extra_fields(tmp_path: Path) -> None:
+    """Saved rows load back equal, with extra string fields kept."""
+    rows = [Example("pause", Intent.INTEGRATION), Example("hi", Intent.CHAT, {"rule": "source"})]
+    path = tmp_path / "out.jsonl"
+    assert save_jsonl(path, rows) == 2
+    loaded = load_jsonl(path)
+    assert loaded == rows and loaded[1].meta == {"rule": "source"}
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        pytest.param("{not json", "invalid JSON", id="invalid-json"),
+        pytest.param('["a"]', "expected a JSON object", id="not-object"),
+        pytest.param('{"intent": "chat"}', "missing field 'text'", id="missing-text"),
+        pytest.param('{"text": "hi"}', "missing field 'intent'", id="missing-intent"),
+        pytest.param('{"text": "hi", "intent": "smalltalk"}', "unknown intent", id="bad-label"),
+        pytest.param('{"text": "  ", "intent": "chat"}', "empty", id="empty-text"),
+        pytest.param('{"text": 5, "intent": "chat"}', "must be a string", id="wrong-type"),
+        pytest.param(
+            '{"text": "' + "a" * (MAX_TEXT_CHARS + 1) + '", "intent": "chat"}',
+            "max 500",
+            id="too-long",
+        ),
+        pytest.param("", "invalid JSON", id="blank-line"),
+        pytest.param('{"text": "hi", "intent": "chat", "rule": 3}', "extra field", id="bad-extra"),
+    ],
+)
+def test_bad_row_names_file_and_line(tmp_path: Path, line: str, message: str) -> None:
+    """A bad row raises DataError with the file, the line number and the reason."""
+    path = _write(tmp_path, GOOD, line)
+    with pytest.raises(DataError, match=message) as info:
+        load_jsonl(path)
+    assert f"{path}:2:" in str(info.value)
+
+
+def test_invalid_utf8_is_an_error(tmp_path: Path) -> None:
+    """Bytes that are not UTF-8 raise DataError, not UnicodeDecodeError."""
+    path = _write(tmp_path, GOOD, b'{"text": "\xff\xfe", "intent": "chat"}')
+    with pytest.raises(DataError, match="UTF-8"):
+        load_jsonl(path)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    """A missing file is a DataError naming the path."""
+    with pytest.raises(DataError, match="no such file"):
+        load_jsonl(tmp_path / "nope.jsonl")
