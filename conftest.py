@@ -13,12 +13,12 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from pathlib import Path  # noqa: E402
+from pathlib import Path
 
-import pytest  # noqa: E402
-from hypothesis import HealthCheck, settings  # noqa: E402
+import pytest
+from hypothesis import HealthCheck, settings
 
-from routelet.config import Paths, TrainConfig  # noqa: E402
+from routelet.config import Paths, TrainConfig
 
 # Hypothesis profiles: "ci" is thorough but bounded; "dev" is quick. Select with
 # HYPOTHESIS_PROFILE (CI sets ci).
@@ -45,3 +45,75 @@ def paths() -> Paths:
 def train_config(paths: Paths) -> TrainConfig:
     """The checked-in training configuration of the shipped model."""
     return TrainConfig.from_toml(paths.configs / "default.toml")
+
+
+@pytest.fixture(scope="session")
+def shipped_router(paths: Paths):  # type: ignore[no-untyped-def]
+    """The committed model in models/routelet-v1, loaded once (torch-free runtime)."""
+    from routelet.runtime import Router
+
+    return Router.load(paths.default_model)
+
+
+@pytest.fixture(scope="session")
+def tfidf_router(paths: Paths, train_config: TrainConfig):  # type: ignore[no-untyped-def]
+    """The TF-IDF floor, fitted once on the same rows SetFit trains on."""
+    from routelet.baseline import TfidfRouter, training_rows
+
+    texts, labels = training_rows(paths, train_config)
+    return TfidfRouter().fit(texts, labels)
+
+
+@pytest.fixture(scope="session")
+def scores(request: pytest.FixtureRequest, paths: Paths):  # type: ignore[no-untyped-def]
+    """``scores(router_name, eval_stem) -> Metrics``, each pair computed once per session."""
+    from routelet.evaluate import evaluate_file
+
+    cache: dict[tuple[str, str], object] = {}
+
+    def get(router_name: str, stem: str):  # type: ignore[no-untyped-def]
+        key = (router_name, stem)
+        if key not in cache:
+            router = request.getfixturevalue(
+                "shipped_router" if router_name == "onnx" else f"{router_name}_router"
+            )
+            threshold = getattr(router, "threshold", 0.5)
+            cache[key] = evaluate_file(router, paths.evals / f"{stem}.jsonl", threshold)
+        return cache[key]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory, paths: Paths):  # type: ignore[no-untyped-def]
+    """A tiny SetFit router trained once from fixtures/tiny_train.jsonl (seeded, < 1 min on CPU).
+
+    Returns ``(router, run_dir)``; the run directory is laid out like ``routelet train``'s.
+    """
+    pytest.importorskip("setfit", reason="the tiny model needs the train extra")
+    from routelet.data import load_jsonl
+    from routelet.train import SetFitRouter
+
+    rows = load_jsonl(ROOT / "fixtures" / "tiny_train.jsonl")
+    router = SetFitRouter(
+        num_iterations=2, batch_size=16, max_steps=40, seed=3, show_progress_bar=False
+    ).fit([r.text for r in rows], [r.intent.value for r in rows])
+    router.calibrate([r.text for r in rows[::3]], [r.intent.value for r in rows[::3]])
+    run_dir = tmp_path_factory.mktemp("tiny_run")
+    router.save(run_dir)
+    (run_dir / "config.toml").write_bytes((paths.configs / "default.toml").read_bytes())
+    return router, run_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx(tiny_run, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The tiny router exported through the shipping export code: ``(fp32, int8)`` routers."""
+    from routelet.export import export_onnx_fp32, head_payload, onnx_router, quantize_int8
+
+    router, run_dir = tiny_run
+    out = tmp_path_factory.mktemp("tiny_onnx")
+    fp32_path = export_onnx_fp32(run_dir / "setfit", out)
+    int8_path = quantize_int8(fp32_path, out / "model.onnx")
+    head = head_payload(router)
+    tokenizer = run_dir / "setfit" / "tokenizer.json"
+    return onnx_router(fp32_path, tokenizer, head), onnx_router(int8_path, tokenizer, head)

@@ -160,7 +160,9 @@ def format_report(report: DataReport, root: Path) -> str:
         lines.append(f"ERROR {err}")
     if report.duplicates:
         lines.append(f"\n{len(report.duplicates)} duplicate rows within a file (after preprocess):")
-        lines.append(tabulate([[rel(f), t] for f, t in report.duplicates], headers=["file", "text"]))
+        lines.append(
+            tabulate([[rel(f), t] for f, t in report.duplicates], headers=["file", "text"])
+        )
     if report.leaks:
         lines.append(f"\n{len(report.leaks)} train/eval leaks:")
         table = [

@@ -46,6 +46,74 @@ def _generate_none_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", help="output file (default: data/none.jsonl)")
 
 
+@_register("train", "fine-tune the SetFit router (needs the train extra)", "train")
+def _train_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", help="training config TOML (default: configs/default.toml)")
+    p.add_argument("--run-dir", help="where to save the run (default: runs/<model name>)")
+    p.add_argument("--max-steps", type=int, help="cap contrastive steps (quick smoke runs)")
+
+
+@_register("export", "export a training run to ONNX (int8) and write models/<name>/", "export")
+def _export_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--run-dir", help="training run to export (default: runs/routelet-v1)")
+    p.add_argument("--output", help="model directory to write (default: models/<name>)")
+
+
+@_register("classify", "route commands given as arguments or from a file", "classify")
+def _classify_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("texts", nargs="*", help="commands to route")
+    p.add_argument("--input", help="a .txt file (one command a line) or .jsonl file (`text` field)")
+    p.add_argument("--output", help="write JSON Lines here instead of stdout (needs --input)")
+    p.add_argument("--model", help="model directory (default: models/routelet-v1)")
+    p.add_argument("--threshold", type=float, help="confidence below which to defer")
+    p.add_argument("--threads", type=int, default=1, help="onnxruntime threads (default: 1)")
+    p.add_argument("--json", action="store_true", help="print one JSON object per command")
+
+
+@_register("eval", "score a router on a labelled JSONL file", "evaluate")
+def _eval_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", required=True, help="labelled JSONL file, e.g. evals/holdout.jsonl")
+    p.add_argument(
+        "--router",
+        default="onnx",
+        choices=["onnx", "setfit", "tfidf", "claude"],
+        help="which router to score (default: onnx, the shipped model)",
+    )
+    p.add_argument("--model", help="model directory, run directory, or LLM model name")
+    p.add_argument("--threshold", type=float, help="deferral threshold (default: the model's)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+@_register("serve", "serve the router over HTTP (needs the serve extra)", "serve")
+def _serve_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080, help="port (default: 8080)")
+    p.add_argument("--model", help="model directory (default: models/routelet-v1)")
+    p.add_argument("--threshold", type=float, help="confidence below which to defer")
+    p.add_argument("--threads", type=int, default=1, help="onnxruntime threads (default: 1)")
+
+
+@_register("teacher", "label commands with the LLM teacher (needs the llm extra)", "teacher")
+def _teacher_args(p: argparse.ArgumentParser) -> None:
+    tsub = p.add_subparsers(dest="teacher_command", metavar="SUBCOMMAND", required=True)
+    label = tsub.add_parser("label", help="label unlabelled commands with the LLM")
+    label.add_argument("input", help="JSONL (`text` field) or .txt, one command a line")
+    label.add_argument("output", help="labelled JSONL to write")
+    label.add_argument(
+        "--review", help="where low-confidence/invalid answers go (default: OUTPUT.review.jsonl)"
+    )
+    label.add_argument("--model", help="Claude model name (default: a current Haiku model)")
+    label.add_argument("--concurrency", type=int, default=4, help="parallel requests (default: 4)")
+    label.add_argument("--cache-dir", help="on-disk answer cache (default: .cache/teacher)")
+
+
+@_register("report", "run the evaluations and write report/REPORT.md", "report")
+def _report_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", help="model directory (default: models/routelet-v1)")
+    p.add_argument("--output", help="report directory (default: report/)")
+    p.add_argument("--no-latency", action="store_true", help="skip the latency measurements")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="routelet",

@@ -67,6 +67,17 @@ class Paths:
         return sorted(self.evals.glob("*.jsonl"))
 
 
+_SECTIONS: dict[str, tuple[str, ...]] = {
+    "model": ("name", "seed", "max_length"),
+    "augment": ("augment_copies", "augment_seed"),
+    "setfit": ("num_iterations", "num_epochs", "batch_size", "body_learning_rate", "max_steps"),
+    "head": ("head_c",),
+    "calibration": ("calibration_fraction",),
+    "runtime": ("defer_threshold",),
+}
+_ALIASES = {"copies": "augment_copies", "c": "head_c", "fraction": "calibration_fraction"}
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Every training hyperparameter and seed; read from a checked-in TOML file.
@@ -89,16 +100,6 @@ class TrainConfig:
     calibration_fraction: float = 0.15
     defer_threshold: float = 0.5
 
-    _SECTIONS = {
-        "model": ("name", "seed", "max_length"),
-        "augment": ("augment_copies", "augment_seed"),
-        "setfit": ("num_iterations", "num_epochs", "batch_size", "body_learning_rate", "max_steps"),
-        "head": ("head_c",),
-        "calibration": ("calibration_fraction",),
-        "runtime": ("defer_threshold",),
-    }
-    _ALIASES = {"copies": "augment_copies", "c": "head_c", "fraction": "calibration_fraction"}
-
     @classmethod
     def from_toml(cls, path: Path) -> TrainConfig:
         """Parse ``path``; raise ``ConfigError`` naming the file on any unknown or mistyped key."""
@@ -115,13 +116,13 @@ class TrainConfig:
         values: dict[str, object] = {}
         defaults = cls()
         for section, table in raw.items():
-            if section not in cls._SECTIONS or not isinstance(table, dict):
+            if section not in _SECTIONS or not isinstance(table, dict):
                 raise ConfigError(f"{path}: unknown section [{section}]")
             for key, value in table.items():
-                field_name = cls._ALIASES.get(key, key)
+                field_name = _ALIASES.get(key, key)
                 if section == "augment" and key == "seed":
                     field_name = "augment_seed"
-                if field_name not in cls._SECTIONS[section]:
+                if field_name not in _SECTIONS[section]:
                     raise ConfigError(f"{path}: unknown key {key!r} in [{section}]")
                 expected = type(getattr(defaults, field_name))
                 if expected is float and isinstance(value, int) and not isinstance(value, bool):

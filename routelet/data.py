@@ -69,7 +69,7 @@ def iter_jsonl(path: Path) -> Iterator[Example]:
     with path.open(encoding="utf-8", errors="strict") as handle:
         lineno = 0
         try:
-            for lineno, line in enumerate(handle, start=1):  # noqa: B007
+            for lineno, line in enumerate(handle, start=1):
                 yield _parse_row(line, f"{path}:{lineno}")
         except UnicodeDecodeError as exc:
             raise DataError(f"{path}:{lineno + 1}: not valid UTF-8 ({exc.reason})") from None

@@ -22,8 +22,37 @@ from routelet.errors import RouteletError
 from routelet.intents import Intent
 from routelet.preprocess import preprocess
 
-_ONSETS = "b bl br d dr f fl g gr k kl l m n p pl qu r s sk sn st t tr v w z zh".split()
-_VOWELS = "a e i o u ae ei ou oo ia".split()
+_ONSETS = [
+    "b",
+    "bl",
+    "br",
+    "d",
+    "dr",
+    "f",
+    "fl",
+    "g",
+    "gr",
+    "k",
+    "kl",
+    "l",
+    "m",
+    "n",
+    "p",
+    "pl",
+    "qu",
+    "r",
+    "s",
+    "sk",
+    "sn",
+    "st",
+    "t",
+    "tr",
+    "v",
+    "w",
+    "z",
+    "zh",
+]
+_VOWELS = ["a", "e", "i", "o", "u", "ae", "ei", "ou", "oo", "ia"]
 _CODAS = ["", "", "n", "r", "x", "sk", "nt", "mp", "lt", "ng", "b"]
 
 _KEY_ROWS = ["qwertyuiop", "asdfghjkl", "zxcvbnm", "poiuytrewq", "lkjhgfdsa"]
@@ -32,32 +61,57 @@ _LANGS: dict[str, tuple[list[str], list[str], list[str]]] = {
     "fr": (
         ["mon voisin", "la boulangère", "le train de nuit", "notre professeur", "ce vieux chat"],
         ["a oublié", "regardait", "a peint", "cherchait encore", "n'aime pas"],
-        ["la lettre sur la table", "les nuages au-dessus du port", "un parapluie jaune",
-         "le marché du dimanche", "les clés de la cave"],
+        [
+            "la lettre sur la table",
+            "les nuages au-dessus du port",
+            "un parapluie jaune",
+            "le marché du dimanche",
+            "les clés de la cave",
+        ],
     ),
     "es": (
         ["mi abuela", "el cartero", "aquel perro flaco", "la orquesta", "los vecinos de arriba"],
         ["siempre canta", "perdió", "está pintando", "no encuentra", "compró ayer"],
-        ["una bufanda roja", "el último autobús", "las naranjas del patio",
-         "la llave del garaje", "un libro sin portada"],
+        [
+            "una bufanda roja",
+            "el último autobús",
+            "las naranjas del patio",
+            "la llave del garaje",
+            "un libro sin portada",
+        ],
     ),
     "de": (
         ["mein Onkel", "die Lehrerin", "der kleine Hund", "unser Nachbar", "das Orchester"],
         ["hat vergessen", "sucht immer noch", "malte gestern", "mag nicht", "verkauft"],
-        ["den alten Regenschirm", "die Brötchen vom Bäcker", "das Fahrrad im Keller",
-         "einen blauen Koffer", "die Karten für Samstag"],
+        [
+            "den alten Regenschirm",
+            "die Brötchen vom Bäcker",
+            "das Fahrrad im Keller",
+            "einen blauen Koffer",
+            "die Karten für Samstag",
+        ],
     ),
     "it": (
         ["mia sorella", "il fornaio", "quel gatto nero", "la maestra", "i ragazzi del bar"],
         ["ha dimenticato", "sta cercando", "ha dipinto", "non sopporta", "ha comprato"],
-        ["la bicicletta rossa", "le chiavi di casa", "un ombrello verde",
-         "il pane di ieri", "la cartolina da napoli"],
+        [
+            "la bicicletta rossa",
+            "le chiavi di casa",
+            "un ombrello verde",
+            "il pane di ieri",
+            "la cartolina da napoli",
+        ],
     ),
     "pt": (
         ["o meu primo", "a padeira", "aquele cão", "a nossa vizinha", "o motorista"],
         ["esqueceu", "está a procurar", "pintou", "não gosta de", "vendeu"],
-        ["o guarda-chuva azul", "as chaves do carro", "um bolo de laranja",
-         "a janela da cozinha", "o jornal de domingo"],
+        [
+            "o guarda-chuva azul",
+            "as chaves do carro",
+            "um bolo de laranja",
+            "a janela da cozinha",
+            "o jornal de domingo",
+        ],
     ),
 }
 
@@ -65,25 +119,59 @@ _FILLERS = ["uh", "um", "hmm", "erm", "ah", "mm", "like", "uh huh", "er", "oh"]
 _FRAGMENTS = ["the", "a", "and", "so", "it", "that", "you know", "i mean", "wait", "okay so"]
 
 _PROSE_SUBJECTS = [
-    "the committee", "a retired engineer", "the river", "my grandfather's old radio",
-    "the football club", "a small bakery on the corner", "the city council", "the orchestra",
-    "a fox", "the night shift nurse", "the museum", "our landlord", "the weather station",
-    "the school choir", "a cargo ship", "the library", "the marathon runner",
+    "the committee",
+    "a retired engineer",
+    "the river",
+    "my grandfather's old radio",
+    "the football club",
+    "a small bakery on the corner",
+    "the city council",
+    "the orchestra",
+    "a fox",
+    "the night shift nurse",
+    "the museum",
+    "our landlord",
+    "the weather station",
+    "the school choir",
+    "a cargo ship",
+    "the library",
+    "the marathon runner",
 ]
 _PROSE_VERBS = [
-    "spent the afternoon arguing about", "was famous for", "quietly replaced",
-    "never recovered from", "kept a diary about", "was photographed near",
-    "slowly lost interest in", "used to complain about", "won an award for",
+    "spent the afternoon arguing about",
+    "was famous for",
+    "quietly replaced",
+    "never recovered from",
+    "kept a diary about",
+    "was photographed near",
+    "slowly lost interest in",
+    "used to complain about",
+    "won an award for",
     "was surrounded by",
 ]
 _PROSE_OBJECTS = [
-    "the price of parking", "a broken fence", "the summer floods", "an unfinished mural",
-    "the old harbour", "a missing trophy", "three stray cats", "the new roundabout",
-    "its crumbling bell tower", "the autumn fair", "a jar of buttons", "the fog",
+    "the price of parking",
+    "a broken fence",
+    "the summer floods",
+    "an unfinished mural",
+    "the old harbour",
+    "a missing trophy",
+    "three stray cats",
+    "the new roundabout",
+    "its crumbling bell tower",
+    "the autumn fair",
+    "a jar of buttons",
+    "the fog",
 ]
 _PROSE_TAILS = [
-    "", "", "last winter", "for years", "according to the paper", "before anyone noticed",
-    "which surprised nobody", "and then it rained",
+    "",
+    "",
+    "last winter",
+    "for years",
+    "according to the paper",
+    "before anyone noticed",
+    "which surprised nobody",
+    "and then it rained",
 ]
 
 

@@ -50,8 +50,41 @@ _SECRET_RE = re.compile(
 )
 # Words that follow a keyword without being its value ("password for netflix").
 _NOT_A_VALUE = frozenset(
-    "for to of the my a an and or on in at is was please again reset manager "
-    "with from by this that it its your our their his her what whats where".split()
+    [
+        "for",
+        "to",
+        "of",
+        "the",
+        "my",
+        "a",
+        "an",
+        "and",
+        "or",
+        "on",
+        "in",
+        "at",
+        "is",
+        "was",
+        "please",
+        "again",
+        "reset",
+        "manager",
+        "with",
+        "from",
+        "by",
+        "this",
+        "that",
+        "it",
+        "its",
+        "your",
+        "our",
+        "their",
+        "his",
+        "her",
+        "what",
+        "whats",
+        "where",
+    ]
 )
 _DIGITS_RE = re.compile(r"\d+(?:[ .\-]\d+)*")
 

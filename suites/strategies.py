@@ -20,10 +20,18 @@ emails = st.builds(
 )
 
 #: 4+ digits, optionally grouped by single spaces, hyphens or dots.
-digit_runs = st.lists(st.text(alphabet="0123456789", min_size=1, max_size=5), min_size=1, max_size=4).flatmap(
-    lambda groups: st.tuples(st.just(groups), st.lists(st.sampled_from([" ", "-", "."]), min_size=len(groups) - 1, max_size=len(groups) - 1))
-).map(lambda gs: "".join(g + s for g, s in zip(gs[0], [*gs[1], ""], strict=True))).filter(
-    lambda run: sum(c.isdigit() for c in run) >= 4
+digit_runs = (
+    st.lists(st.text(alphabet="0123456789", min_size=1, max_size=5), min_size=1, max_size=4)
+    .flatmap(
+        lambda groups: st.tuples(
+            st.just(groups),
+            st.lists(
+                st.sampled_from([" ", "-", "."]), min_size=len(groups) - 1, max_size=len(groups) - 1
+            ),
+        )
+    )
+    .map(lambda gs: "".join(g + s for g, s in zip(gs[0], [*gs[1], ""], strict=True)))
+    .filter(lambda run: sum(c.isdigit() for c in run) >= 4)
 )
 
 secret_keywords = st.sampled_from(
@@ -35,3 +43,17 @@ secret_values = st.tuples(
     st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=2, max_size=8),
     st.text(alphabet="0123456789!#$%", min_size=1, max_size=4),
 ).map("".join)
+
+
+@st.composite
+def private_commands(draw: st.DrawFn) -> tuple[str, dict[str, str]]:
+    """A command holding an email, a long digit run and a secret, in any order.
+
+    Returns ``(text, values)``; ``values`` maps "email", "digits" and "secret" to what
+    must never leave the machine.
+    """
+    email, run, value = draw(emails), draw(digit_runs), draw(secret_values)
+    secret = f"{draw(secret_keywords)}{draw(secret_separators)}{value}"
+    parts = draw(st.permutations([email, run, secret]))
+    text = " ".join(f"{draw(words)} {part}" for part in parts) + " " + draw(words)
+    return text, {"email": email, "digits": run, "secret": value}

@@ -24,9 +24,19 @@ def test_files_valid_and_without_duplicates(report) -> None:  # type: ignore[no-
 @pytest.mark.parametrize(
     ("train", "evaluation"),
     [
-        pytest.param("remember my locker code is 4471", "Remember my locker code is 9912!", id="exact-after-preprocess"),
-        pytest.param("turn off the kitchen lights please", "turn off the kitchen light please", id="one-letter"),
-        pytest.param("um play some jazz on spotify", "play some jazz on spotify", id="filler-added"),
+        pytest.param(
+            "remember my locker code is 4471",
+            "Remember my locker code is 9912!",
+            id="exact-after-preprocess",
+        ),
+        pytest.param(
+            "turn off the kitchen lights please",
+            "turn off the kitchen light please",
+            id="one-letter",
+        ),
+        pytest.param(
+            "um play some jazz on spotify", "play some jazz on spotify", id="filler-added"
+        ),
     ],
 )
 def test_planted_near_duplicate_is_caught(train: str, evaluation: str) -> None:

@@ -1,4 +1,4 @@
-"""Property tests of ``preprocess``: total, idempotent, bounded, and never leaking a redacted value."""
+"""Property tests of ``preprocess``: total, idempotent, bounded, never leaking a redacted value."""
 
 from __future__ import annotations
 

@@ -15,7 +15,9 @@ def test_deterministic_and_independent_of_other_rows() -> None:
     """A row's variants depend only on the seed and its own text."""
     alone = augment(ROWS[:1], copies=3, seed=4)
     assert alone == augment(ROWS[:1], copies=3, seed=4)
-    assert [e.text for e in augment(ROWS, copies=3, seed=4)][: len(alone)] == [e.text for e in alone]
+    assert [e.text for e in augment(ROWS, copies=3, seed=4)][: len(alone)] == [
+        e.text for e in alone
+    ]
 
 
 def test_labels_kept_and_sources_recorded() -> None:

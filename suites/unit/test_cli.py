@@ -27,6 +27,9 @@ def test_help_lists_subcommands(capsys: pytest.CaptureFixture[str]) -> None:
 def test_console_script_runs() -> None:
     """The installed `routelet` entry point answers --help."""
     proc = subprocess.run(
-        [sys.executable, "-m", "routelet.cli", "--help"], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "routelet.cli", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 0 and "usage: routelet" in proc.stdout

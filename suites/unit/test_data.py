@@ -11,7 +11,9 @@ from routelet.intents import Intent
 
 def _write(tmp_path: Path, *lines: str | bytes) -> Path:
     path = tmp_path / "rows.jsonl"
-    path.write_bytes(b"".join((l if isinstance(l, bytes) else l.encode()) + b"\n" for l in lines))
+    path.write_bytes(
+        b"".join((ln if isinstance(ln, bytes) else ln.encode()) + b"\n" for ln in lines)
+    )
     return path
 
 

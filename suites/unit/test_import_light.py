@@ -5,7 +5,13 @@ import sys
 
 import pytest
 
-LIGHT_MODULES = ["routelet", "routelet.cli", "routelet.data", "routelet.preprocess", "routelet.checkdata"]
+LIGHT_MODULES = [
+    "routelet",
+    "routelet.cli",
+    "routelet.data",
+    "routelet.preprocess",
+    "routelet.checkdata",
+]
 
 
 @pytest.mark.parametrize("module", LIGHT_MODULES)

@@ -18,8 +18,11 @@ from routelet.preprocess import preprocess
         pytest.param("my password is hunter2", "my password is <SECRET>", id="password-is"),
         pytest.param("pin: 9921", "pin: <SECRET>", id="pin-colon"),
         pytest.param("my api key is sk-abc", "my api key is <SECRET>", id="api-key"),
-        pytest.param("what's my wifi password for the guest network",
-                     "what's my wifi password for the guest network", id="keyword-no-value"),
+        pytest.param(
+            "what's my wifi password for the guest network",
+            "what's my wifi password for the guest network",
+            id="keyword-no-value",
+        ),
         pytest.param("what is my pin", "what is my pin", id="keyword-at-end"),
         pytest.param("tab\there\x00now", "tab here now", id="control-chars"),
     ],

