@@ -202,9 +202,16 @@ def run_cli(args: argparse.Namespace) -> int:
     router = load_router(args.router, args.model)
     threshold = args.threshold if args.threshold is not None else getattr(router, "threshold", 0.5)
     metrics = evaluate_file(router, Path(args.data), threshold)
+    extra: dict[str, Any] = {}
+    if hasattr(router, "latency_summary"):  # the LLM baseline times each call
+        extra["latency"] = router.latency_summary()
+    if hasattr(router, "record_run"):
+        extra["recorded_in"] = str(router.record_run(metrics.to_json(), str(args.data)))
     if args.json:
-        json.dump(metrics.to_json(), sys.stdout, indent=2)
+        json.dump({**metrics.to_json(), **extra}, sys.stdout, indent=2)
         print()
     else:
         print(format_metrics(metrics, f"{args.router} router on {args.data}"))
+        for key, value in extra.items():
+            print(f"{key}: {value}")
     return 0

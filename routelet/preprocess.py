@@ -106,7 +106,7 @@ def _lower_keeping_placeholders(text: str) -> str:
 
 def _redact_secret(match: re.Match[str]) -> str:
     value = match.group("value")
-    if value.strip(".,;:!?'\"") in _NOT_A_VALUE:
+    if value in _NOT_A_VALUE:  # exact: "to!" is a value, "to" is not
         return match.group(0)
     return f"{match.group('key')}{match.group('sep') or ' '}<SECRET>"
 

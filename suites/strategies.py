@@ -41,7 +41,8 @@ secret_separators = st.sampled_from([" ", " is ", ": ", " = ", "=", " was ", "'s
 #: Secret values: distinctive tokens with a letter and a digit (never a function word).
 secret_values = st.tuples(
     st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=2, max_size=8),
-    st.text(alphabet="0123456789!#$%", min_size=1, max_size=4),
+    st.text(alphabet="0123456789", min_size=1, max_size=2),
+    st.text(alphabet="!#$%", max_size=2),
 ).map("".join)
 
 
@@ -52,8 +53,17 @@ def private_commands(draw: st.DrawFn) -> tuple[str, dict[str, str]]:
     Returns ``(text, values)``; ``values`` maps "email", "digits" and "secret" to what
     must never leave the machine.
     """
-    email, run, value = draw(emails), draw(digit_runs), draw(secret_values)
+    email, run, value = draw(emails), draw(digit_runs), draw(password_values)
     secret = f"{draw(secret_keywords)}{draw(secret_separators)}{value}"
     parts = draw(st.permutations([email, run, secret]))
     text = " ".join(f"{draw(words)} {part}" for part in parts) + " " + draw(words)
     return text, {"email": email, "digits": run, "secret": value}
+
+
+#: Password-like secret values: letters, then digits, then optional symbols. Always holding
+#: a digit, a value can never read as a function word ("for", "to!") that preprocess skips.
+password_values = st.tuples(
+    st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=2, max_size=8),
+    st.text(alphabet="0123456789", min_size=1, max_size=3),
+    st.text(alphabet="!#$%", max_size=2),
+).map("".join)

@@ -71,6 +71,7 @@ def test_digit_runs_never_leak(before: str, run: str, after: str) -> None:
 @example("my", "password", " is ", "hunter2", "ok")
 @example("", "pin", ": ", "ab1", "")
 @example("password", "password", " ", "aa0", "")
+@example("", "password", " ", "to!", "ok")
 def test_secret_value_never_leaks(
     before: str, keyword: str, sep: str, value: str, after: str
 ) -> None:

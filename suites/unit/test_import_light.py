@@ -11,6 +11,10 @@ LIGHT_MODULES = [
     "routelet.data",
     "routelet.preprocess",
     "routelet.checkdata",
+    "routelet.teacher",
+    "routelet.runtime",
+    "routelet.evaluate",
+    "routelet.report",
 ]
 
 
