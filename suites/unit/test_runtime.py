@@ -1,0 +1,100 @@
+"""Tests of routelet.runtime: loading, verification, classification, deferral."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from routelet.errors import ModelError
+from routelet.intents import LABELS, Intent
+from routelet.runtime import Router
+
+pytestmark = pytest.mark.shipped
+
+
+@pytest.fixture
+def model_copy(paths, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
+    dst = tmp_path / "model"
+    shutil.copytree(paths.default_model, dst)
+    return dst
+
+
+def test_classify_returns_a_full_distribution(shipped_router: Router) -> None:
+    """classify gives an Intent, its confidence and a distribution over every label."""
+    pred = shipped_router.classify("turn off the kitchen lights")
+    assert isinstance(pred.intent, Intent)
+    assert list(pred.distribution) == list(LABELS)
+    assert pred.confidence == pytest.approx(max(pred.distribution.values()))
+    assert sum(pred.distribution.values()) == pytest.approx(1.0)
+
+
+def test_batch_matches_single(shipped_router: Router) -> None:
+    """classify_batch gives the same answers as classify, in input order."""
+    texts = ["pause", "remember my locker code is 4471", "what is the capital of peru", "", "x" * 600]
+    batch = shipped_router.classify_batch(texts)
+    for text, pred in zip(texts, batch, strict=True):
+        single = shipped_router.classify(text)
+        assert pred.intent == single.intent
+        assert pred.confidence == pytest.approx(single.confidence, abs=1e-4)
+
+
+def test_threshold_controls_deferral(paths) -> None:  # type: ignore[no-untyped-def]
+    """With threshold 1.0 everything defers; with 0.0 only `none` predictions defer."""
+    strict = Router.load(paths.default_model, threshold=1.0)
+    lax = Router.load(paths.default_model, threshold=0.0)
+    assert strict.classify("pause the music").deferred
+    pred = lax.classify("pause the music")
+    assert pred.deferred is (pred.intent is Intent.NONE)
+
+
+def test_missing_directory(tmp_path: Path) -> None:
+    """A missing model directory is a clear ModelError."""
+    with pytest.raises(ModelError, match="not found"):
+        Router.load(tmp_path / "nope")
+
+
+@pytest.mark.parametrize("name", ["model.onnx", "tokenizer.json", "head.json"])
+def test_corrupt_artifact_is_rejected(model_copy: Path, name: str) -> None:
+    """A changed byte in any artifact fails checksum verification."""
+    path = model_copy / name
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="checksum mismatch"):
+        Router.load(model_copy)
+
+
+def test_missing_artifact_is_rejected(model_copy: Path) -> None:
+    """A deleted artifact is named in the error."""
+    (model_copy / "tokenizer.json").unlink()
+    with pytest.raises(ModelError, match="missing model file"):
+        Router.load(model_copy)
+
+
+def test_corrupt_manifest_is_rejected(model_copy: Path) -> None:
+    """An unreadable manifest is a ModelError, not a JSON traceback."""
+    (model_copy / "manifest.json").write_text("{not json")
+    with pytest.raises(ModelError, match="corrupt manifest"):
+        Router.load(model_copy)
+
+
+def test_predict_proba_columns_follow_intent(shipped_router: Router) -> None:
+    """predict_proba is (n, 6) in Intent order and predict maps argmax to labels."""
+    probs = shipped_router.predict_proba(["hello there", "scroll down"])
+    assert probs.shape == (2, 6)
+    assert list(shipped_router.predict(["hello there"])) == [LABELS[int(np.argmax(probs[0]))]]
+
+
+def test_head_labels_checked(model_copy: Path) -> None:
+    """A head whose labels are not in Intent order is refused even with valid checksums."""
+    from routelet.manifest import write_manifest
+
+    head = json.loads((model_copy / "head.json").read_text())
+    head["labels"] = list(reversed(head["labels"]))
+    (model_copy / "head.json").write_text(json.dumps(head))
+    manifest = json.loads((model_copy / "manifest.json").read_text())
+    write_manifest(model_copy, {k: v for k, v in manifest.items() if k != "artifacts"})
+    with pytest.raises(ModelError, match="differ from Intent order"):
+        Router.load(model_copy)
