@@ -1,8 +1,9 @@
 """Export a training run to the shipped, torch-free model directory.
 
 Steps: ONNX export of the fine-tuned encoder with optimum-onnx (fp32), onnxruntime's
-transformer graph fusion (attention, layer-norm, GELU), int8 dynamic quantisation,
-then ``head.json`` (coef, intercept, labels in ``Intent`` order, temperature),
+transformer graph fusion (attention, layer-norm, GELU), int8 quantisation (word
+embeddings per row; MatMul/Attention weights dynamic per-channel, except the nodes the
+config keeps in fp32), then ``head.json`` (coef, intercept, labels in ``Intent`` order, temperature),
 ``tokenizer.json`` and ``manifest.json`` (checksums, data/config hashes, versions,
 training time, evaluation metrics).
 
@@ -59,7 +60,12 @@ class ParityResult:
 
 
 def export_onnx_fp32(setfit_dir: Path, out_dir: Path) -> Path:
-    """Export the encoder (last_hidden_state) to ``out_dir/model.onnx`` and fuse its graph."""
+    """Export the encoder (last_hidden_state) to ``out_dir/model.fp32.onnx`` and fuse its graph.
+
+    Attention, skip-layer-norm and GELU are fused; the embedding layer is left unfused
+    so that its word-embedding ``Gather`` can be quantised per row (see below).
+    """
+    from onnxruntime.transformers.fusion_options import FusionOptions
     from onnxruntime.transformers.optimizer import optimize_model
     from optimum.exporters.onnx import main_export
 
@@ -73,32 +79,87 @@ def export_onnx_fp32(setfit_dir: Path, out_dir: Path) -> Path:
         do_validation=False,  # parity with torch is checked below, on real eval rows
     )
     config = json.loads((setfit_dir / "config.json").read_text())
+    options = FusionOptions("bert")
+    options.enable_embed_layer_norm = False
     fused = optimize_model(
         str(raw_dir / "model.onnx"),
         model_type="bert",
         num_heads=int(config["num_attention_heads"]),
         hidden_size=int(config["hidden_size"]),
+        optimization_options=options,
     )
     path = out_dir / "model.fp32.onnx"
     fused.save_model_to_file(str(path))
     return path
 
 
+def _quantize_word_embeddings_per_row(model: Any) -> None:
+    """Replace the word-embedding ``Gather`` by an int8 table with one scale per row.
+
+    The table is 30,522 x 384: kept in fp32 it is most of the model's size, and
+    onnxruntime's dynamic quantiser would give it a single scale, which flips labels.
+    Per-row symmetric int8 keeps it small and accurate:
+    ``Gather(int8 table, ids) -> Cast -> Mul(Gather(scales, ids))``.
+    """
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = model.graph
+    inits = {init.name: init for init in graph.initializer}
+    node = next(
+        n
+        for n in graph.node
+        if n.op_type == "Gather" and n.input[0] in inits and "word_embeddings" in n.input[0]
+    )
+    table = numpy_helper.to_array(inits[node.input[0]]).astype(np.float32)  # (vocab, hidden)
+    scale = np.abs(table).max(axis=1) / 127.0  # (vocab,)
+    scale[scale == 0] = 1.0
+    q = np.clip(np.round(table / scale[:, None]), -127, 127).astype(np.int8)
+    name, ids, out = node.input[0], node.input[1], node.output[0]
+    graph.initializer.remove(inits[name])
+    graph.initializer.extend(
+        [
+            numpy_helper.from_array(q, f"{name}_int8"),
+            numpy_helper.from_array(scale.astype(np.float32)[:, None], f"{name}_scale"),
+        ]
+    )
+    position = list(graph.node).index(node)
+    graph.node.remove(node)
+    replacement = [
+        helper.make_node("Gather", [f"{name}_int8", ids], [f"{out}_q"], name="word_emb_gather_q"),
+        helper.make_node(
+            "Cast", [f"{out}_q"], [f"{out}_f"], to=TensorProto.FLOAT, name="word_emb_cast"
+        ),
+        helper.make_node("Gather", [f"{name}_scale", ids], [f"{out}_s"], name="word_emb_gather_s"),
+        helper.make_node("Mul", [f"{out}_f", f"{out}_s"], [out], name="word_emb_dequant"),
+    ]
+    for offset, new_node in enumerate(replacement):
+        graph.node.insert(position + offset, new_node)
+
+
 def quantize_int8(fp32_path: Path, out_path: Path, keep_fp32: tuple[str, ...] = ()) -> Path:
-    """Dynamic int8 quantisation, per-channel weights; nodes named in ``keep_fp32`` stay fp32."""
+    """int8: per-row word embeddings, then dynamic per-channel MatMul/Attention weights.
+
+    Nodes named in ``keep_fp32`` (the config's ``[export] keep_fp32``) stay fp32.
+    """
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    model = onnx.load(str(fp32_path))
+    _quantize_word_embeddings_per_row(model)
+    staged = out_path.with_name(out_path.stem + ".emb.onnx")
+    onnx.save(model, str(staged))
     quantize_dynamic(
-        str(fp32_path),
+        str(staged),
         str(out_path),
         weight_type=QuantType.QInt8,
         per_channel=True,
+        op_types_to_quantize=["MatMul", "Attention"],
         nodes_to_exclude=list(keep_fp32),
         # Fused contrib ops (com.microsoft Attention) defeat ONNX shape inference;
         # their MatMul outputs are float32, so say so.
         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
     )
+    staged.unlink()
     return out_path
 
 
