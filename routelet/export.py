@@ -2,10 +2,10 @@
 
 Steps: ONNX export of the fine-tuned encoder with optimum-onnx (fp32), onnxruntime's
 transformer graph fusion (attention, layer-norm, GELU), int8 quantisation (word
-embeddings per row; MatMul/Attention weights dynamic per-channel, except the nodes the
-config keeps in fp32), then ``head.json`` (coef, intercept, labels in ``Intent`` order, temperature),
-``tokenizer.json`` and ``manifest.json`` (checksums, data/config hashes, versions,
-training time, evaluation metrics).
+embeddings per row; MatMul/Attention weights dynamic per-channel, except the nodes
+the config keeps in fp32), then ``head.json`` (coef, intercept, labels in ``Intent``
+order, temperature), ``tokenizer.json`` and ``manifest.json`` (checksums, data/config
+hashes, versions, training time, evaluation metrics).
 
 Export refuses to write when parity fails: on every eval row the fp32 ONNX labels
 must equal the torch SetFit labels with probabilities within ``FP32_PROB_ATOL``, and

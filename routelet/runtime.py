@@ -137,6 +137,12 @@ class Router:
         )
 
     def _feeds(self, encodings: list[Any]) -> dict[str, NDArray[np.int64]]:
+        if len(encodings) == 1:  # the hot path: one text, no padding
+            ids = np.asarray([encodings[0].ids], dtype=np.int64)  # (1, L)
+            feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
+            if "token_type_ids" in self._inputs:
+                feeds["token_type_ids"] = np.zeros_like(ids)
+            return feeds
         width = max(len(e.ids) for e in encodings)
         ids = np.zeros((len(encodings), width), dtype=np.int64)  # (n, L), 0 = [PAD]
         mask = np.zeros_like(ids)
@@ -149,19 +155,17 @@ class Router:
             feeds["token_type_ids"] = np.zeros_like(ids)
         return feeds
 
-    def embed_preprocessed(self, texts: list[str]) -> NDArray[np.float32]:
-        """Sentence embeddings (n, 384) of already-preprocessed texts."""
-        encodings = (
-            self._tokenizer.encode_batch(texts)
-            if len(texts) > 1
-            else [self._tokenizer.encode(texts[0])]
-        )
+    def _embed_encodings(self, encodings: list[Any]) -> NDArray[np.float32]:
         feeds = self._feeds(encodings)
         hidden = self._session.run(None, feeds)[0]  # (n, L, 384)
         mask = feeds["attention_mask"][:, :, None].astype(np.float32)  # (n, L, 1)
         pooled = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)  # (n, 384)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return pooled / np.maximum(norms, 1e-12)
+
+    def embed_preprocessed(self, texts: list[str]) -> NDArray[np.float32]:
+        """Sentence embeddings (n, 384) of already-preprocessed texts, as one padded batch."""
+        return self._embed_encodings([self._tokenizer.encode(t) for t in texts])
 
     def logits(self, texts: list[str]) -> NDArray[np.float64]:
         """Head logits (n, 6) before temperature; texts are preprocessed here."""
@@ -170,16 +174,24 @@ class Router:
         emb = self.embed_preprocessed([preprocess(t) for t in texts])
         return (emb @ self._coef_t + self._intercept).astype(np.float64)
 
-    def predict_proba(self, texts: list[str], batch_size: int = 64) -> NDArray[np.float64]:
-        """Calibrated probabilities (n, 6), columns in ``Intent`` order."""
+    def predict_proba(self, texts: list[str], batch_size: int = 1) -> NDArray[np.float64]:
+        """Calibrated probabilities (n, 6), columns in ``Intent`` order.
+
+        The default (``batch_size=1``) gives exactly what ``classify`` gives for each text,
+        which evaluation and snapshots rely on. Larger batches are faster but not
+        identical: the int8 encoder quantises activations per batch, so a text's
+        probabilities can move slightly with its batch-mates. Batches are formed by token
+        length so that they carry little padding.
+        """
         if not texts:
             return np.zeros((0, len(LABELS)))
-        # Sort by length so each batch pads to similar widths, then restore order.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        encodings = self._tokenizer.encode_batch([preprocess(t) for t in texts])
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         out = np.empty((len(texts), len(LABELS)))
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
-            out[idx] = softmax(self.logits([texts[i] for i in idx]), self.temperature)
+            emb = self._embed_encodings([encodings[i] for i in idx])
+            out[idx] = softmax(emb @ self._coef_t + self._intercept, self.temperature)
         return out
 
     def predict(self, texts: list[str]) -> NDArray[np.str_]:
@@ -198,8 +210,9 @@ class Router:
 
     def classify(self, text: str) -> Prediction:
         """Route one text."""
-        return self._prediction(self.predict_proba([text])[0])
+        emb = self._embed_encodings([self._tokenizer.encode(preprocess(text))])  # (1, 384)
+        return self._prediction(softmax(emb @ self._coef_t + self._intercept, self.temperature)[0])
 
-    def classify_batch(self, texts: list[str]) -> list[Prediction]:
-        """Route many texts at once (padded batches, sorted by length)."""
-        return [self._prediction(p) for p in self.predict_proba(list(texts))]
+    def classify_batch(self, texts: list[str], batch_size: int = 16) -> list[Prediction]:
+        """Route many texts at once in padded batches (faster; see ``predict_proba``)."""
+        return [self._prediction(p) for p in self.predict_proba(list(texts), batch_size)]

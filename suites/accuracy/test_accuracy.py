@@ -44,10 +44,9 @@ def test_recall(scores, router: str, intent: str) -> None:  # type: ignore[no-un
 
 
 @pytest.mark.parametrize("router", SCORED_ROUTERS)
-@pytest.mark.parametrize("stem", ["holdout", "ood"])
-def test_none_recall(scores, router: str, stem: str) -> None:  # type: ignore[no-untyped-def]
-    """Junk is refused: `none` recall is at least the router's floor."""
-    assert scores(router, stem).none_recall >= BUDGETS["recall"][router]["none_recall"]
+def test_none_recall(scores, router: str) -> None:  # type: ignore[no-untyped-def]
+    """Junk is refused: holdout `none` recall meets the router's floor (ood: see test_accuracy)."""
+    assert scores(router, "holdout").none_recall >= BUDGETS["recall"][router]["none_recall"]
 
 
 def test_calibration_error(scores) -> None:  # type: ignore[no-untyped-def]

@@ -51,3 +51,27 @@ def test_committed_metrics_json_is_valid(paths) -> None:  # type: ignore[no-unty
     """The committed report/metrics.json parses and names the shipped model."""
     data = json.loads((Path(paths.report) / "metrics.json").read_text())
     assert data["model"]["name"] == "routelet-v1"
+
+
+def test_readme_headline_block_replaced(results, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """update_readme rewrites only the text between the headline markers."""
+    from routelet.report import update_readme
+
+    data, _ = results
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- headline:start -->\nold\n<!-- headline:end -->\noutro\n")
+    assert update_readme(readme, data)
+    text = readme.read_text()
+    assert text.startswith("intro\n") and text.endswith("outro\n") and "old" not in text
+    assert str(data["routers"]["onnx (shipped, int8)"]["holdout"]["accuracy"]) in text
+
+
+def test_readme_without_markers_untouched(results, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A README without markers is left as it is."""
+    from routelet.report import update_readme
+
+    data, _ = results
+    readme = tmp_path / "README.md"
+    readme.write_text("no markers here\n")
+    assert not update_readme(readme, data)
+    assert readme.read_text() == "no markers here\n"

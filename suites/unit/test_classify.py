@@ -40,7 +40,9 @@ def test_file_streaming(tmp_path: Path, suffix: str, capsys: pytest.CaptureFixtu
         assert [r["id"] for r in rows] == [1, 2]
 
 
-def test_bad_input_row_is_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_input_row_is_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A bad JSONL row exits 2 naming the line, and leaves no output file."""
     src = tmp_path / "in.jsonl"
     src.write_text('{"text": "pause"}\n{"nope": 1}\n')

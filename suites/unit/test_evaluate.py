@@ -5,8 +5,8 @@ import json
 import pytest
 
 from routelet.cli import main
-from routelet.evaluate import load_router
 from routelet.errors import RouteletError
+from routelet.evaluate import load_router
 
 pytestmark = pytest.mark.shipped
 
@@ -29,7 +29,9 @@ def test_eval_table_lists_wrong_rows(paths, capsys: pytest.CaptureFixture[str]) 
 
 def test_tfidf_router_evaluates(paths, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
     """The TF-IDF floor is selectable with --router tfidf."""
-    assert main(["eval", "--router", "tfidf", "--data", str(paths.evals / "ood.jsonl"), "--json"]) == 0
+    assert (
+        main(["eval", "--router", "tfidf", "--data", str(paths.evals / "ood.jsonl"), "--json"]) == 0
+    )
     assert json.loads(capsys.readouterr().out)["n"] == 117
 
 

@@ -30,14 +30,30 @@ def test_classify_returns_a_full_distribution(shipped_router: Router) -> None:
     assert sum(pred.distribution.values()) == pytest.approx(1.0)
 
 
-def test_batch_matches_single(shipped_router: Router) -> None:
-    """classify_batch gives the same answers as classify, in input order."""
-    texts = ["pause", "remember my locker code is 4471", "what is the capital of peru", "", "x" * 600]
+def test_default_predict_proba_equals_classify(shipped_router: Router) -> None:
+    """predict_proba's default gives each text exactly the distribution classify gives it."""
+    texts = ["pause", "take a screenshot", "whats 17 times 23", "x" * 600]
+    probs = shipped_router.predict_proba(texts)
+    for text, row in zip(texts, probs, strict=True):
+        assert list(row) == list(shipped_router.classify(text).distribution.values())
+
+
+def test_batch_keeps_input_order(shipped_router: Router) -> None:
+    """classify_batch answers in input order (rows are sorted by length internally)."""
+    texts = ["remember my locker code is 4471", "x" * 600, "what is the capital of peru", ""]
     batch = shipped_router.classify_batch(texts)
-    for text, pred in zip(texts, batch, strict=True):
-        single = shipped_router.classify(text)
-        assert pred.intent == single.intent
-        assert pred.confidence == pytest.approx(single.confidence, abs=1e-4)
+    assert [p.intent for p in batch] == [shipped_router.classify(t).intent for t in texts]
+
+
+def test_batch_close_to_single_on_holdout(shipped_router: Router, paths) -> None:  # type: ignore[no-untyped-def]
+    """Batched and one-by-one probabilities agree closely (int8 activations scale per batch)."""
+    from routelet.data import load_jsonl
+
+    texts = [ex.text for ex in load_jsonl(paths.evals / "holdout.jsonl")]
+    batch = shipped_router.predict_proba(texts, batch_size=16)
+    single = np.vstack([shipped_router.predict_proba([t]) for t in texts])
+    assert (batch.argmax(axis=1) == single.argmax(axis=1)).mean() >= 0.99
+    assert np.abs(batch - single).mean() <= 0.01
 
 
 def test_threshold_controls_deferral(paths) -> None:  # type: ignore[no-untyped-def]

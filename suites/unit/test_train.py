@@ -1,4 +1,4 @@
-"""Tests of routelet.train's data handling (the torch training itself is exercised by the parity suite)."""
+"""Tests of routelet.train's data handling (the parity suite exercises the torch training)."""
 
 from collections import Counter
 
