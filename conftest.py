@@ -108,12 +108,15 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory, paths: Paths):  # type: i
 @pytest.fixture(scope="session")
 def tiny_onnx(tiny_run, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """The tiny router exported through the shipping export code: ``(fp32, int8)`` routers."""
-    from routelet.export import export_onnx_fp32, head_payload, onnx_router, quantize_int8
+    from routelet.data import load_jsonl
+    from routelet.export import export_onnx_fp32, head_payload, onnx_router
+    from routelet.quantize import quantize_int8
 
     router, run_dir = tiny_run
     out = tmp_path_factory.mktemp("tiny_onnx")
     fp32_path = export_onnx_fp32(run_dir / "setfit", out)
-    int8_path = quantize_int8(fp32_path, out / "model.onnx")
-    head = head_payload(router)
     tokenizer = run_dir / "setfit" / "tokenizer.json"
+    texts = [r.text for r in load_jsonl(ROOT / "fixtures" / "tiny_train.jsonl")]
+    int8_path = quantize_int8(fp32_path, out / "model.onnx", tokenizer, texts)
+    head = head_payload(router)
     return onnx_router(fp32_path, tokenizer, head), onnx_router(int8_path, tokenizer, head)

