@@ -7,7 +7,7 @@ export TRANSFORMERS_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo install install-dev test check bench report train export data
+.PHONY: demo install install-dev browser test check bench report train export data
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit("routelet needs Python >= 3.11" if sys.version_info < (3, 11) else 0)'
@@ -30,8 +30,15 @@ demo: install
 		"how far away is the moon" "flarbo venti quix"
 	$(BIN)/routelet eval --data evals/holdout.jsonl
 
+## browser: Debian's chromium for the playground test (installed when missing and root;
+## otherwise that test skips and says why)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+		&& (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+		|| echo "chromium not installed: the browser test will be skipped"; }
+
 ## test: install what tests need, then run every suite (benchmarks excluded)
-test: install-dev
+test: install-dev browser
 	HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest
 
 ## check: lint, format check, type check, data checks
