@@ -7,7 +7,7 @@ export TRANSFORMERS_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo install install-dev browser test check bench report train export data
+.PHONY: demo install install-dev browser test check bench bench-serve report train export data
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit("routelet needs Python >= 3.11" if sys.version_info < (3, 11) else 0)'
@@ -51,6 +51,10 @@ check: install-dev
 ## bench: latency budgets (pytest-benchmark, one call per sample)
 bench: install-dev
 	$(BIN)/python -m pytest suites/latency --benchmark-only
+
+## bench-serve: loopback HTTP load benchmark of `routelet serve` -> report/serve_load.*
+bench-serve: install-dev
+	$(BIN)/python -m suites.serve.loadbench
 
 ## data: regenerate data/none.jsonl and run the data checks
 data: install

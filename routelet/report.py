@@ -272,6 +272,13 @@ def render(results: dict[str, Any]) -> str:
             "",
             "![latency](latency_histogram.png)",
         ]
+    out += [
+        "",
+        "## HTTP service",
+        "",
+        "Loopback load benchmark of `routelet serve` (`make bench-serve`, measured separately): "
+        "[serve_load.md](serve_load.md).",
+    ]
     llm = results.get("llm")
     out += ["", "## LLM baseline", ""]
     if llm:

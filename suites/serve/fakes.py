@@ -84,3 +84,19 @@ def serving(app: Any, start_timeout_s: float = 15.0) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=start_timeout_s)
         sock.close()
+
+
+if __name__ == "__main__":  # `python -m suites.serve.fakes PORT`: the fake router on loopback
+    import sys
+
+    import uvicorn
+
+    from routelet.serve import create_app
+
+    uvicorn.run(
+        create_app(FakeRouter()),
+        host="127.0.0.1",
+        port=int(sys.argv[1]),
+        access_log=False,
+        log_level="warning",
+    )

@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import ipaddress
 import json
+import logging
 import os
 import platform
 import random
@@ -35,6 +36,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -243,8 +245,7 @@ def profile_request_path(router: Any, texts: list[str], rounds: int = 300) -> di
     The HTTP and ASGI stack (uvicorn, Starlette routing, FastAPI) is what remains of the
     server's CPU per request after these; the report shows it as a residual.
     """
-    import anyio
-
+    from routelet.preprocess import preprocess
     from routelet.serve import Metrics, parse_route
 
     sample = (texts * (rounds // max(len(texts), 1) + 1))[:rounds]
@@ -265,17 +266,31 @@ def profile_request_path(router: Any, texts: list[str], rounds: int = 300) -> di
         return json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
 
     async def handoffs() -> float:
-        start = time.perf_counter()
-        for _ in range(rounds):
-            await anyio.to_thread.run_sync(int)
-        return round((time.perf_counter() - start) / rounds * 1e6, 1)
+        loop = asyncio.get_running_loop()
+        with ThreadPoolExecutor(1) as pool:
+            start = time.perf_counter()
+            for _ in range(rounds):
+                await loop.run_in_executor(pool, int)
+            return round((time.perf_counter() - start) / rounds * 1e6, 1)
+
+    quiet = logging.getLogger("routelet.loadbench.quiet")  # DEBUG off, as in production
+    loud = logging.getLogger("routelet.loadbench.loud")  # DEBUG on, into a null handler
+    loud.setLevel(logging.DEBUG)
+    loud.addHandler(logging.NullHandler())
+    loud.propagate = False
+
+    def log_line(logger: logging.Logger, text: str) -> None:
+        if logger.isEnabledFor(logging.DEBUG):  # what serve does per routed text
+            logger.debug("%s %r -> %s", "/route", preprocess(text), "chat")
 
     return {
+        "log check, DEBUG off (production)": per_call(lambda t: log_line(quiet, t), sample),
+        "redacted DEBUG log line (when enabled)": per_call(lambda t: log_line(loud, t), sample),
         "validate body (parse_route)": per_call(parse_route, bodies),
         "model (Router.classify)": per_call(router.classify, sample),
         "serialize (to_dict + json)": per_call(serialize, predictions),
         "metrics (observe)": per_call(lambda _: metrics.observe("/route", 200, 0.002), sample),
-        "thread hand-off (to_thread)": anyio.run(handoffs),
+        "thread hand-off (run_in_executor)": asyncio.run(handoffs()),
     }
 
 
@@ -376,35 +391,49 @@ def write_report(
         f"| {lv.client_cpu_ms_per_request} | {lv.other_busy_cores} |"
         for lv in levels
     ]
+    lines += [
+        "",
+        "Latency is end to end (request written to last byte read) with closed-loop",
+        "keep-alive clients; the load generator runs on the same machine. CPU columns are",
+        "per completed request. *other work* is the CPU (in cores) that processes other",
+        "than this server and load generator used during the level: the benchmark is",
+        "CPU-bound, so throughput drops roughly in proportion when other work takes cores.",
+    ]
     lines += ["", "| target | measured | met |", "|---|---:|:---:|"]
     lines += [
         f"| {t['target']} | {t['measured']} | {'yes' if t['met'] else 'NO'} |" for t in targets
     ]
     if stages:
-        lines += ["", "Request path, microseconds per request (in process, one thread):", ""]
+        lines += [
+            "",
+            "Request path profile, microseconds per request: stages timed in process on one",
+            "thread, then server CPU per request of a no-op model and of the real server.",
+            "",
+        ]
         lines += ["| stage | us |", "|---|---:|"]
         lines += [f"| {stage} | {us} |" for stage, us in stages.items()]
         single = next((lv for lv in levels if lv.clients == 1), None)
         if single and single.server_cpu_ms_per_request is not None:
-            rest = single.server_cpu_ms_per_request * 1000 - sum(stages.values())
-            lines.append(f"| HTTP + ASGI stack (residual of 1-client server CPU) | {rest:.0f} |")
+            lines.append(
+                f"| whole request in the real server (1 client, server CPU) "
+                f"| {single.server_cpu_ms_per_request * 1000:.0f} |"
+            )
     lines += ["", "Conditions:", ""]
     lines += [f"- {key}: {value}" for key, value in conditions.items()]
     (out_dir / "serve_load.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 @contextlib.contextmanager
-def _server(model: str | None, log_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """``routelet serve`` on 127.0.0.1 at a free port, in a subprocess stopped on exit."""
-    url = f"http://127.0.0.1:{_free_port()}"
-    command = [sys.executable, "-m", "routelet.cli", "serve", "--host", "127.0.0.1",
-               "--port", url.rsplit(":", 1)[1]]  # fmt: skip
-    if model:
-        command += ["--model", model]
+def _server(
+    module_args: list[str], log_path: Path
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``python -m MODULE_ARGS... PORT`` serving on 127.0.0.1 at a free port, stopped on exit."""
+    port = _free_port()
+    command = [sys.executable, "-m", *module_args, str(port)]
     with log_path.open("wb") as log:
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         try:
-            yield url, proc
+            yield f"http://127.0.0.1:{port}", proc
         finally:
             proc.terminate()
             try:
@@ -412,6 +441,17 @@ def _server(model: str | None, log_path: Path) -> Iterator[tuple[str, subprocess
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=15)
+
+
+def _http_stack_ms(paths: Paths, log_path: Path, seconds: float = 5.0) -> float | None:
+    """Server CPU ms per request of the whole service around a no-op model (the fake router)."""
+    with _server(["suites.serve.fakes"], log_path) as (url, proc):
+        _wait_healthy(url, proc, timeout_s=60)
+        host, port = check_loopback(url)
+        payloads = requests_for(load_texts(paths), host, port)
+        asyncio.run(run_level(url, payloads, 1, 1.0, 100_000))  # warm-up, dropped
+        level = asyncio.run(run_level(url, payloads, 1, seconds, 100_000, proc.pid))
+    return level.server_cpu_ms_per_request
 
 
 def _run_levels(
@@ -447,22 +487,27 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--duration is capped at 120 s per level")
     paths = Paths.discover()
     model = args.model or str(paths.default_model)
+    stages = None
     if args.url:
         url = args.url.rstrip("/")
         check_loopback(url)
         conditions = _conditions(url, None)
         levels = _run_levels(url, None, args, paths)
     else:
-        log_path = Path(tempfile.gettempdir()) / "routelet-loadbench-server.log"
-        with _server(args.model, log_path) as (url, proc):
-            conditions = _conditions(url, model)
-            levels = _run_levels(url, proc, args, paths)
-        print(f"server log: {log_path}")
-    stages = None
-    if not args.url:
         from routelet.runtime import Router
 
+        log_path = Path(tempfile.gettempdir()) / "routelet-loadbench-server.log"
+        serve = ["routelet.cli", "serve", "--host", "127.0.0.1"]
+        serve += ["--model", args.model] if args.model else []
+        with _server([*serve, "--port"], log_path) as (url, proc):
+            conditions = _conditions(url, model)
+            levels = _run_levels(url, proc, args, paths)
         stages = profile_request_path(Router.load(model), load_texts(paths))
+        http = _http_stack_ms(paths, log_path.with_suffix(".fake.log"))
+        if http is not None:
+            stages["HTTP + ASGI + app around a no-op model (1 client, server CPU)"] = round(
+                http * 1000, 1
+            )
     out_dir = Path(args.output) if args.output else paths.report
     write_report(out_dir, conditions, levels, stages)
     print(f"wrote {out_dir / 'serve_load.md'} and {out_dir / 'serve_load.json'}")

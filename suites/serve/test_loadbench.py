@@ -84,3 +84,12 @@ def test_report_flags_missed_throughput(tmp_path: Path) -> None:
     write_report(tmp_path, {}, [Level(10, 1.0, 10, 0, 10.0, 1.0, 2.0, 3.0, 4.0)])
     targets = json.loads((tmp_path / "serve_load.json").read_text())["targets"]
     assert [t["met"] for t in targets if "10 clients" in t["target"]] == [False]
+
+
+def test_profile_times_every_stage() -> None:
+    """The request-path profile gives a positive time for each in-process stage."""
+    from suites.serve.fakes import FakeRouter
+    from suites.serve.loadbench import profile_request_path
+
+    stages = profile_request_path(FakeRouter(), ["play jazz", "hi"], rounds=20)
+    assert len(stages) == 7 and all(us > 0 for us in stages.values())

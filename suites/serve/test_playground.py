@@ -6,7 +6,6 @@ through ``executable_path``; without it these tests skip (CI installs it with ap
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from suites.serve.fakes import EXPLODE
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="needs the dev extra (playwright)")
 expect = sync_api.expect
+expect.set_options(timeout=10_000)
 
 pytestmark = [pytest.mark.serve, pytest.mark.browser]
 
@@ -32,14 +32,14 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-TIMEOUT_MS = 10_000
+TIMEOUT_MS = 10_000  # also expect()'s, set above
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """One headless Chromium for the module."""
-    if not CHROMIUM.exists() and shutil.which("chromium") is None:
-        pytest.skip("needs Debian's chromium: apt-get install -y chromium")
+    if not CHROMIUM.exists():
+        pytest.skip(f"needs Debian's chromium at {CHROMIUM}: apt-get install -y chromium")
     with sync_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
@@ -49,14 +49,18 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
-def page(browser: Any, live_url: str) -> Iterator[Any]:
-    """A fresh page showing the playground, with every request URL it made recorded."""
+def requested() -> list[str]:
+    """Every URL the page fixture's page requests, in order."""
+    return []
+
+
+@pytest.fixture
+def page(browser: Any, live_url: str, requested: list[str]) -> Iterator[Any]:
+    """A fresh page showing the playground."""
     context = browser.new_context()
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
-    expect.set_options(timeout=TIMEOUT_MS)
-    page.requested = []  # type: ignore[attr-defined]
-    page.on("request", lambda request: page.requested.append(request.url))
+    page.on("request", lambda request: requested.append(request.url))
     page.goto(f"{live_url}/")
     yield page
     context.close()
@@ -134,8 +138,8 @@ def test_page_shows_model_name(page: Any) -> None:
     expect(page.locator("#model")).to_have_text("fake-router")
 
 
-def test_page_requests_only_its_own_server(page: Any, live_url: str) -> None:
+def test_page_requests_only_its_own_server(page: Any, live_url: str, requested: list[str]) -> None:
     """Loading and using the page contacts no origin but the server (no CDN)."""
     _route(page, "play jazz")
     expect(page.locator("#intent")).to_have_text("integration")
-    assert page.requested and all(url.startswith(live_url) for url in page.requested)
+    assert requested and all(url.startswith(f"{live_url}/") for url in requested)

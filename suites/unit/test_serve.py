@@ -205,3 +205,24 @@ def test_serve_loads_model_before_uvicorn(
     """The app handed to uvicorn already holds the loaded router."""
     main(["serve"])
     assert isinstance(uvicorn_calls[0]["app"].state.router, FakeRouter)
+
+
+@pytest.mark.parametrize(
+    ("host", "warned"),
+    [
+        pytest.param("127.0.0.1", False, id="loopback"),
+        pytest.param("::1", False, id="loopback-v6"),
+        pytest.param("0.0.0.0", True, id="all-interfaces"),
+        pytest.param("192.168.1.20", True, id="lan"),
+    ],
+)
+def test_serve_warns_off_loopback(
+    uvicorn_calls: list[dict[str, Any]],
+    fake_loaded: list[tuple[Any, ...]],
+    caplog: pytest.LogCaptureFixture,
+    host: str,
+    warned: bool,
+) -> None:
+    """Binding anything but loopback logs a warning that there is no authentication."""
+    main(["serve", "--host", host])
+    assert ("no authentication" in caplog.text) is warned
