@@ -1,11 +1,12 @@
 """``routelet classify``: route commands from the command line or stream a file.
 
 Arguments are printed as a table (or JSON lines with ``--json``). ``--input`` streams a
-``.txt`` (one command a line; blank lines are skipped and counted) or ``.jsonl`` file
-(``text`` field; other fields are copied through) in batches with a progress bar, and
-writes one JSON object per input row to ``--output`` (or stdout). A bad input row stops
-the run with its line number; output is written to a temporary file and renamed only
-when complete, so a failed run never leaves a half-written result.
+``.txt`` (one command a line; blank lines are skipped) or ``.jsonl`` file (``text``
+field; other fields are copied through), read by ``routelet.data.iter_commands``, in
+batches with a progress bar, and writes one JSON object per input row to ``--output``
+(or stdout). A bad input row stops the run with its line number; output is written to
+a temporary file and renamed only when complete, so a failed run never leaves a
+half-written result.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any, TextIO
 from tabulate import tabulate
 from tqdm import tqdm
 
+from routelet.data import iter_commands
 from routelet.errors import DataError, RouteletError
 from routelet.runtime import Router
 
@@ -29,26 +31,7 @@ BATCH = 64
 def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     if path.suffix not in (".txt", ".jsonl"):
         raise DataError(f"{path}: expected a .txt or .jsonl file")
-    try:
-        handle = path.open(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    with handle:
-        try:
-            for lineno, line in enumerate(handle, start=1):
-                if path.suffix == ".txt":
-                    if line.strip():
-                        yield lineno, {"text": line.rstrip("\n")}
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DataError(f"{path}:{lineno}: invalid JSON ({exc.msg})") from None
-                if not isinstance(row, dict) or not isinstance(row.get("text"), str):
-                    raise DataError(f"{path}:{lineno}: expected an object with a string 'text'")
-                yield lineno, row
-        except UnicodeDecodeError as exc:
-            raise DataError(f"{path}: not valid UTF-8 ({exc.reason})") from None
+    return iter_commands(path)
 
 
 def _count_lines(path: Path) -> int:

@@ -85,6 +85,35 @@ def load_many(paths: Iterable[Path]) -> list[Example]:
     return [ex for path in paths for ex in iter_jsonl(path)]
 
 
+def iter_commands(path: Path) -> Iterator[tuple[int, dict[str, object]]]:
+    """Unlabelled commands: ``(line number, row)`` from a ``.jsonl`` file (objects with a
+    string ``text``; other fields kept) or any other file (one command a line, stripped).
+
+    Blank lines are skipped; a bad row raises ``DataError`` naming the file and line.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    with path.open(encoding="utf-8") as handle:
+        lineno = 0
+        try:
+            for lineno, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                if path.suffix != ".jsonl":
+                    yield lineno, {"text": line.strip()}
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise DataError(f"{path}:{lineno}: invalid JSON ({exc.msg})") from None
+                if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+                    raise DataError(f"{path}:{lineno}: expected an object with a string 'text'")
+                yield lineno, row
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{path}:{lineno + 1}: not valid UTF-8 ({exc.reason})") from None
+
+
 def save_jsonl(path: Path, examples: Iterable[Example]) -> int:
     """Write ``examples`` to ``path`` atomically (temp file + rename); return the row count."""
     path = Path(path)

@@ -45,8 +45,8 @@ from routelet.claude import (
     load_taxonomy,
 )
 from routelet.config import Paths
-from routelet.data import Example, load_jsonl, save_jsonl
-from routelet.errors import ConfigError, DataError
+from routelet.data import Example, iter_commands, load_jsonl, save_jsonl
+from routelet.errors import ConfigError
 from routelet.intents import LABELS, Intent, parse_intent
 from routelet.preprocess import preprocess
 
@@ -173,24 +173,7 @@ def latest_llm_run(report_dir: Path) -> dict[str, Any] | None:
 
 def read_commands(path: Path) -> list[str]:
     """Commands from ``.jsonl`` (``text`` field per line) or any other file (one per line)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
-    lines = path.read_text(encoding="utf-8").splitlines()
-    if path.suffix != ".jsonl":
-        return [line.strip() for line in lines if line.strip()]
-    texts = []
-    for lineno, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}:{lineno}: invalid JSON ({exc.msg})") from None
-        if not isinstance(row, dict) or not isinstance(row.get("text"), str):
-            raise DataError(f"{path}:{lineno}: expected an object with a string 'text' field")
-        texts.append(row["text"])
-    return texts
+    return [str(row["text"]) for _, row in iter_commands(Path(path))]
 
 
 @dataclass

@@ -67,3 +67,28 @@ def test_missing_file(tmp_path: Path) -> None:
     """A missing file is a DataError naming the path."""
     with pytest.raises(DataError, match="no such file"):
         load_jsonl(tmp_path / "nope.jsonl")
+
+
+def test_iter_commands_reads_txt_and_jsonl(tmp_path: Path) -> None:
+    """Unlabelled commands come stripped from text lines and with their fields from JSONL."""
+    from routelet.data import iter_commands
+
+    (tmp_path / "a.txt").write_text("  pause \n\nnext\n")
+    (tmp_path / "b.jsonl").write_text('{"text": "hi", "id": 7}\n\n{"text": "yo"}\n')
+    assert list(iter_commands(tmp_path / "a.txt")) == [
+        (1, {"text": "pause"}),
+        (3, {"text": "next"}),
+    ]
+    assert list(iter_commands(tmp_path / "b.jsonl")) == [
+        (1, {"text": "hi", "id": 7}),
+        (3, {"text": "yo"}),
+    ]
+
+
+def test_iter_commands_bad_row_names_line(tmp_path: Path) -> None:
+    """A JSONL row without a string text is a DataError naming its line."""
+    from routelet.data import iter_commands
+
+    (tmp_path / "b.jsonl").write_text('{"text": "hi"}\n{"text": 3}\n')
+    with pytest.raises(DataError, match=r"b\.jsonl:2"):
+        list(iter_commands(tmp_path / "b.jsonl"))
