@@ -75,3 +75,24 @@ def test_readme_without_markers_untouched(results, tmp_path: Path) -> None:  # t
     readme.write_text("no markers here\n")
     assert not update_readme(readme, data)
     assert readme.read_text() == "no markers here\n"
+
+
+@pytest.mark.train
+def test_paired_speedup_measures_both_paths(paths, tiny_run) -> None:  # type: ignore[no-untyped-def]
+    """The paired timing returns p50/p99 for both routers and their ratio."""
+    from routelet.report import measure_speedup
+
+    _, run_dir = tiny_run
+    result = measure_speedup(paths.default_model, run_dir, blocks=1)
+    assert result is not None
+    assert result["onnx"]["p50_ms"] > 0 and result["setfit_torch"]["p50_ms"] > 0
+    assert result["speedup"] == pytest.approx(
+        result["setfit_torch"]["p50_ms"] / result["onnx"]["p50_ms"], rel=0.05
+    )
+
+
+def test_paired_speedup_without_a_run(paths, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Without a training run the SetFit side is reported as not measured (None)."""
+    from routelet.report import measure_speedup
+
+    assert measure_speedup(paths.default_model, tmp_path) is None
