@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 from routelet.calibrate import softmax
 from routelet.config import Paths
-from routelet.errors import ModelError
+from routelet.errors import ConfigError, ModelError
 from routelet.intents import LABELS, Intent
 from routelet.manifest import verify_artifacts
 from routelet.preprocess import preprocess
@@ -103,6 +103,10 @@ class Router:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
+        if threads < 1:
+            raise ConfigError(f"threads must be >= 1, got {threads}")
+        if threshold is not None and not 0.0 <= threshold <= 1.0:
+            raise ConfigError(f"threshold must be between 0 and 1, got {threshold}")
         model_dir = Path(path) if path is not None else Paths.discover().default_model
         if not model_dir.is_dir():
             raise ModelError(f"{model_dir}: model directory not found (pass --model PATH)")
@@ -162,17 +166,6 @@ class Router:
         pooled = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)  # (n, 384)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return pooled / np.maximum(norms, 1e-12)
-
-    def embed_preprocessed(self, texts: list[str]) -> NDArray[np.float32]:
-        """Sentence embeddings (n, 384) of already-preprocessed texts, as one padded batch."""
-        return self._embed_encodings([self._tokenizer.encode(t) for t in texts])
-
-    def logits(self, texts: list[str]) -> NDArray[np.float64]:
-        """Head logits (n, 6) before temperature; texts are preprocessed here."""
-        if not texts:
-            return np.zeros((0, len(LABELS)))
-        emb = self.embed_preprocessed([preprocess(t) for t in texts])
-        return (emb @ self._coef_t + self._intercept).astype(np.float64)
 
     def predict_proba(self, texts: list[str], batch_size: int = 1) -> NDArray[np.float64]:
         """Calibrated probabilities (n, 6), columns in ``Intent`` order.

@@ -114,3 +114,19 @@ def test_head_labels_checked(model_copy: Path) -> None:
     write_manifest(model_copy, {k: v for k, v in manifest.items() if k != "artifacts"})
     with pytest.raises(ModelError, match="differ from Intent order"):
         Router.load(model_copy)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        pytest.param({"threads": 0}, "threads must be >= 1", id="zero-threads"),
+        pytest.param({"threshold": 1.5}, "between 0 and 1", id="threshold-above-1"),
+        pytest.param({"threshold": -0.1}, "between 0 and 1", id="negative-threshold"),
+    ],
+)
+def test_bad_load_options_are_config_errors(paths, kwargs: dict, message: str) -> None:  # type: ignore[no-untyped-def]
+    """Invalid thread counts and thresholds are rejected with a clear ConfigError."""
+    from routelet.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        Router.load(paths.default_model, **kwargs)
