@@ -117,25 +117,10 @@ def head_payload(torch_router: Any) -> dict[str, Any]:
 
 
 def onnx_router(model_path: Path, tokenizer_path: Path, head: dict[str, Any]) -> Any:
-    """A runtime ``Router`` over in-memory parts (no manifest): for parity checks."""
-    import onnxruntime as ort
-    from tokenizers import Tokenizer
-
+    """A runtime ``Router`` over freshly exported files (no manifest yet): for parity checks."""
     from routelet.runtime import Router
 
-    tokenizer = Tokenizer.from_file(str(tokenizer_path))
-    tokenizer.enable_truncation(head["max_length"])
-    tokenizer.no_padding()
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
-    return Router(
-        session,
-        tokenizer,
-        np.asarray(head["coef"], dtype=np.float32),
-        np.asarray(head["intercept"], dtype=np.float32),
-        head["temperature"],
-    )
+    return Router.from_files(model_path, tokenizer_path, head)
 
 
 def check_parity(torch_router: Any, fp32: Any, int8: Any, texts: list[str]) -> ParityResult:

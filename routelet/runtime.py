@@ -49,20 +49,22 @@ class Prediction:
         }
 
 
-def _load_head(path: Path) -> tuple[NDArray[np.float32], NDArray[np.float32], float, int]:
+def _parse_head(
+    head: dict[str, Any], where: Path | str
+) -> tuple[NDArray[np.float32], NDArray[np.float32], float, int]:
+    """Validate a head (``head.json``'s content): (coef, intercept, temperature, max_length)."""
     try:
-        head = json.loads(path.read_text(encoding="utf-8"))
         coef = np.asarray(head["coef"], dtype=np.float32)  # (6, 384)
         intercept = np.asarray(head["intercept"], dtype=np.float32)  # (6,)
         temperature = float(head["temperature"])
         labels = tuple(head["labels"])
         max_length = int(head.get("max_length", 64))
     except (KeyError, TypeError, ValueError) as exc:
-        raise ModelError(f"{path}: malformed head ({exc})") from None
+        raise ModelError(f"{where}: malformed head ({exc})") from None
     if labels != LABELS:
-        raise ModelError(f"{path}: head labels {labels} differ from Intent order {LABELS}")
+        raise ModelError(f"{where}: head labels {labels} differ from Intent order {LABELS}")
     if coef.shape[0] != len(LABELS) or intercept.shape != (len(LABELS),):
-        raise ModelError(f"{path}: head shapes {coef.shape}/{intercept.shape} do not match labels")
+        raise ModelError(f"{where}: head shapes {coef.shape}/{intercept.shape} do not match labels")
     return coef, intercept, temperature, max_length
 
 
@@ -100,9 +102,6 @@ class Router:
         cls, path: Path | str | None = None, threads: int = 1, threshold: float | None = None
     ) -> Router:
         """Open a model directory (default: the shipped ``models/routelet-v1``)."""
-        import onnxruntime as ort
-        from tokenizers import Tokenizer
-
         if threads < 1:
             raise ConfigError(f"threads must be >= 1, got {threads}")
         if threshold is not None and not 0.0 <= threshold <= 1.0:
@@ -111,11 +110,46 @@ class Router:
         if not model_dir.is_dir():
             raise ModelError(f"{model_dir}: model directory not found (pass --model PATH)")
         manifest = verify_artifacts(model_dir)
-        coef, intercept, temperature, max_length = _load_head(model_dir / "head.json")
         try:
-            tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+            head = json.loads((model_dir / "head.json").read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ModelError(f"{model_dir / 'head.json'}: malformed head ({exc.msg})") from None
+        default = manifest.get("defer_threshold", DEFAULT_THRESHOLD)
+        return cls.from_files(
+            model_dir / "model.onnx",
+            model_dir / "tokenizer.json",
+            head,
+            threads=threads,
+            threshold=default if threshold is None else threshold,
+            manifest=manifest,
+            path=model_dir,
+        )
+
+    @classmethod
+    def from_files(
+        cls,
+        model_path: Path,
+        tokenizer_path: Path,
+        head: dict[str, Any],
+        threads: int = 1,
+        threshold: float = DEFAULT_THRESHOLD,
+        manifest: dict[str, Any] | None = None,
+        path: Path | None = None,
+    ) -> Router:
+        """Build from an encoder, a tokenizer and a head, without a manifest check.
+
+        ``load`` uses it after verifying checksums; export uses it directly on the
+        fresh, not yet checksummed files it compares with torch.
+        """
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        where = path / "head.json" if path is not None else "head"
+        coef, intercept, temperature, max_length = _parse_head(head, where)
+        try:
+            tokenizer = Tokenizer.from_file(str(tokenizer_path))
         except Exception as exc:  # tokenizers raises a bare Exception on bad JSON
-            raise ModelError(f"{model_dir / 'tokenizer.json'}: unreadable ({exc})") from None
+            raise ModelError(f"{tokenizer_path}: unreadable ({exc})") from None
         tokenizer.enable_truncation(max_length)
         tokenizer.no_padding()
         options = ort.SessionOptions()
@@ -124,20 +158,19 @@ class Router:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         try:
             session = ort.InferenceSession(
-                str(model_dir / "model.onnx"), options, providers=["CPUExecutionProvider"]
+                str(model_path), options, providers=["CPUExecutionProvider"]
             )
         except Exception as exc:  # onnxruntime raises its own exception types
-            raise ModelError(f"{model_dir / 'model.onnx'}: cannot load ({exc})") from None
-        default = manifest.get("defer_threshold", DEFAULT_THRESHOLD)
+            raise ModelError(f"{model_path}: cannot load ({exc})") from None
         return cls(
             session,
             tokenizer,
             coef,
             intercept,
             temperature,
-            threshold=default if threshold is None else threshold,
+            threshold=threshold,
             manifest=manifest,
-            path=model_dir,
+            path=path,
         )
 
     def _feeds(self, encodings: list[Any]) -> dict[str, NDArray[np.int64]]:
