@@ -58,10 +58,9 @@ def shipped_router(paths: Paths):  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def tfidf_router(paths: Paths, train_config: TrainConfig):  # type: ignore[no-untyped-def]
     """The TF-IDF floor, fitted once on the same rows SetFit trains on."""
-    from routelet.baseline import TfidfRouter, training_rows
+    from routelet.baseline import fit_floor
 
-    texts, labels = training_rows(paths, train_config)
-    return TfidfRouter().fit(texts, labels)
+    return fit_floor(paths, train_config)
 
 
 @pytest.fixture(scope="session")

@@ -56,9 +56,9 @@ class TfidfRouter:
         return self.classes_[self.predict_proba(texts).argmax(axis=1)]
 
 
-def training_rows(paths: Paths, config: TrainConfig) -> tuple[list[str], list[str]]:
-    """The same rows SetFit trains on (written minus calibration split, plus augmented)."""
+def fit_floor(paths: Paths, config: TrainConfig) -> TfidfRouter:
+    """The floor, fitted on the rows SetFit trains on (minus calibration, plus augmented)."""
     from routelet.train import build_training_set
 
     train, _calib, _files = build_training_set(paths, config)
-    return [ex.text for ex in train], [ex.intent.value for ex in train]
+    return TfidfRouter().fit([ex.text for ex in train], [ex.intent.value for ex in train])

@@ -114,12 +114,6 @@ def _load_checked(path: Path, report: DataReport) -> list[Example]:
     return rows
 
 
-def training_examples(paths: Paths, config: TrainConfig) -> tuple[list[Example], list[Example]]:
-    """(written rows, augmented rows) exactly as ``routelet train`` builds them."""
-    written = [ex for p in paths.training_files() for ex in load_jsonl(p)]
-    return written, augment(written, copies=config.augment_copies, seed=config.augment_seed)
-
-
 def check(paths: Paths, config: TrainConfig, threshold: float = NEAR_DUP_THRESHOLD) -> DataReport:
     """Run every check over ``paths``; the report lists every problem found."""
     report = DataReport()

@@ -80,11 +80,6 @@ def load_jsonl(path: Path) -> list[Example]:
     return list(iter_jsonl(path))
 
 
-def load_many(paths: Iterable[Path]) -> list[Example]:
-    """Concatenate several files in the given order."""
-    return [ex for path in paths for ex in iter_jsonl(path)]
-
-
 def iter_commands(path: Path) -> Iterator[tuple[int, dict[str, object]]]:
     """Unlabelled commands: ``(line number, row)`` from a ``.jsonl`` file (objects with a
     string ``text``; other fields kept) or any other file (one command a line, stripped).
@@ -126,13 +121,3 @@ def save_jsonl(path: Path, examples: Iterable[Example]) -> int:
             count += 1
     tmp.replace(path)
     return count
-
-
-def texts_and_labels(examples: Iterable[Example]) -> tuple[list[str], list[str]]:
-    """Split examples into parallel ``texts`` and label-string lists."""
-    texts: list[str] = []
-    labels: list[str] = []
-    for ex in examples:
-        texts.append(ex.text)
-        labels.append(ex.intent.value)
-    return texts, labels

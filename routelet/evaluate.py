@@ -141,10 +141,9 @@ def load_router(kind: str, model: str | None = None, paths: Paths | None = None)
             ) from None
         return SetFitRouter.load(Path(model) if model else paths.root / "runs" / "routelet-v1")
     if kind == "tfidf":
-        from routelet.baseline import TfidfRouter, training_rows
+        from routelet.baseline import fit_floor
 
-        texts, labels = training_rows(paths, TrainConfig.from_toml(paths.configs / "default.toml"))
-        return TfidfRouter().fit(texts, labels)
+        return fit_floor(paths, TrainConfig.from_toml(paths.configs / "default.toml"))
     if kind == "claude":
         from routelet.teacher import ClaudeRouter
 

@@ -134,15 +134,14 @@ def _row_metrics(m: Any) -> dict[str, Any]:
 
 def build(paths: Paths, model_dir: Path, out_dir: Path, latency: bool = True) -> dict[str, Any]:
     from routelet import plots
-    from routelet.baseline import TfidfRouter, training_rows
+    from routelet.baseline import fit_floor
 
     out_dir.mkdir(parents=True, exist_ok=True)
     config = TrainConfig.from_toml(paths.configs / "default.toml")
     onnx = Router.load(model_dir, threads=1)
-    texts, labels = training_rows(paths, config)
     routers: dict[str, Any] = {
         "onnx (shipped, int8)": onnx,
-        "tfidf (floor)": TfidfRouter().fit(texts, labels),
+        "tfidf (floor)": fit_floor(paths, config),
     }
     results: dict[str, Any] = {"routers": {}}
     holdout_probs = None

@@ -200,6 +200,11 @@ class Router:
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return pooled / np.maximum(norms, 1e-12)
 
+    def _probs(self, encodings: list[Any]) -> NDArray[np.float64]:
+        """Calibrated probabilities (n, 6) of tokenised, preprocessed texts, as one batch."""
+        emb = self._embed_encodings(encodings)  # (n, 384)
+        return softmax(emb @ self._coef_t + self._intercept, self.temperature)
+
     def predict_proba(self, texts: list[str], batch_size: int = 1) -> NDArray[np.float64]:
         """Calibrated probabilities (n, 6), columns in ``Intent`` order.
 
@@ -216,8 +221,7 @@ class Router:
         out = np.empty((len(texts), len(LABELS)))
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
-            emb = self._embed_encodings([encodings[i] for i in idx])
-            out[idx] = softmax(emb @ self._coef_t + self._intercept, self.temperature)
+            out[idx] = self._probs([encodings[i] for i in idx])
         return out
 
     def predict(self, texts: list[str]) -> NDArray[np.str_]:
@@ -236,8 +240,7 @@ class Router:
 
     def classify(self, text: str) -> Prediction:
         """Route one text."""
-        emb = self._embed_encodings([self._tokenizer.encode(preprocess(text))])  # (1, 384)
-        return self._prediction(softmax(emb @ self._coef_t + self._intercept, self.temperature)[0])
+        return self._prediction(self._probs([self._tokenizer.encode(preprocess(text))])[0])
 
     def classify_batch(self, texts: list[str], batch_size: int = 16) -> list[Prediction]:
         """Route many texts at once in padded batches (faster; see ``predict_proba``)."""
