@@ -3,11 +3,15 @@
 Training side: every ``data/*.jsonl`` file plus the augmented rows that training
 derives from them with the config's seed. Evaluation side: every ``evals/*.jsonl``.
 
-Leakage method (documented in ``docs/data.md``): texts are compared after
-``preprocess``; a pair leaks when the texts are equal, or when the Jaccard
+Leakage method (documented in ``docs/data.md``): texts are compared by their
+``leakage_key`` (``preprocess``, then apostrophes unified and contractions and
+informal forms expanded, so "what's" = "whats" = "what is"). A pair leaks when the
+keys are equal with spaces removed ("flowerpot" = "flower pot"), or when the Jaccard
 similarity of their sets of character 3-grams (each text padded with one space at
-both ends) is at least ``NEAR_DUP_THRESHOLD``. Candidates come from an inverted
-index of 3-grams, so no pair is skipped.
+both ends) is at least ``NEAR_DUP_THRESHOLD``, taken on the keys and on the keys
+with spaces removed, whichever is higher. Candidates come from an inverted index
+over each text's rarest 3-grams (prefix filtering): a pair is skipped only when it
+cannot reach the threshold, so no leaking pair is missed.
 
 It reports problems; it never edits or drops rows.
 """
@@ -15,6 +19,7 @@ It reports problems; it never edits or drops rows.
 from __future__ import annotations
 
 import argparse
+import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -31,6 +36,68 @@ from routelet.preprocess import preprocess
 
 #: Char-3-gram Jaccard at or above which two texts count as near-duplicates.
 NEAR_DUP_THRESHOLD = 0.8
+
+# Apostrophe look-alikes, mapped to "'" before contractions are expanded. NFKC (in
+# preprocess) turns the acute accent "´" into a space plus a combining accent.
+_APOSTROPHES = str.maketrans(dict.fromkeys("\u2019\u2018\u02bc\u2032\u0060\u00b4", "'"))
+_SPACED_ACUTE = " \u0301"
+# Contractions and informal forms, each expanded to its spelled-out words. The form
+# without apostrophes is expanded too ("whats"), except where it is an ordinary word.
+_CONTRACTIONS = {
+    **{f"{w}'s": f"{w} is" for w in ("what", "that", "there", "here", "where", "when", "who")},
+    **{f"{w}'s": f"{w} is" for w in ("how", "why", "it", "he", "she")},
+    "let's": "let us",
+    **{f"{w}'re": f"{w} are" for w in ("you", "we", "they", "what")},
+    **{f"{w}'ve": f"{w} have" for w in ("i", "you", "we", "they", "would", "could", "should")},
+    **{f"{w}'ll": f"{w} will" for w in ("i", "you", "we", "they", "he", "she", "it", "that")},
+    **{f"{w}'d": f"{w} would" for w in ("i", "you", "we", "they", "he", "she")},
+    "i'm": "i am",
+    "can't": "can not",
+    "cannot": "can not",
+    "won't": "will not",
+    "shan't": "shall not",
+    "ain't": "is not",
+    **{
+        f"{w}n't": f"{w} not"
+        for w in ("do", "does", "did", "is", "are", "was", "were", "has", "have", "had")
+    },
+    **{f"{w}n't": f"{w} not" for w in ("would", "could", "should", "must", "need")},
+    "gonna": "going to",
+    "wanna": "want to",
+    "gotta": "got to",
+    "hafta": "have to",
+    "kinda": "kind of",
+    "sorta": "sort of",
+    "lemme": "let me",
+    "gimme": "give me",
+    "dunno": "do not know",
+}
+# Apostrophe-free forms that are ordinary words, so not expanded.
+_ORDINARY_WORDS = frozenset({"were", "well", "ill", "id", "hell", "shell", "wed", "shed", "hed"})
+_CONTRACTIONS |= {
+    bare: full
+    for form, full in list(_CONTRACTIONS.items())
+    if (bare := form.replace("'", "")) not in _ORDINARY_WORDS and bare not in _CONTRACTIONS
+}
+_WORD_RE = re.compile(r"\w+(?:'\w+)*")
+
+
+def _expand(match: re.Match[str]) -> str:
+    return _CONTRACTIONS.get(match.group(), match.group())
+
+
+def leakage_key(text: str) -> str:
+    """The form two texts are compared in for leakage (linear in ``len(text)``).
+
+    ``preprocess``; apostrophe look-alikes (’ ‘ ` ´ ʼ ′) become "'"; contractions and
+    informal forms are expanded ("what's", "whats" -> "what is"; "can't", "cannot" ->
+    "can not"; "gonna" -> "going to"); remaining apostrophes are dropped ("mom's" ->
+    "moms"). Other punctuation and symbols are kept. ``find_leaks`` also compares
+    keys with their spaces removed, so word joins match ("flower pot", "flowerpot").
+    """
+    key = preprocess(text).replace(_SPACED_ACUTE, "'").translate(_APOSTROPHES)
+    key = _WORD_RE.sub(_expand, key)
+    return " ".join(key.replace("'", "").split())
 
 
 def char_ngrams(text: str, n: int = 3) -> frozenset[str]:
@@ -55,34 +122,94 @@ class LeakPair:
     similarity: float
 
 
+def _prefix_len(size: int, threshold: float) -> int:
+    """How many of a set's rarest grams to index so every pair at ``threshold`` shares one.
+
+    If J(A, B) >= t then |A & B| >= ceil(t * |A|), so A's first |A| - ceil(t * |A|) + 1
+    grams (in one global order) meet B's. ``int`` rounds down: one gram more, never fewer.
+    """
+    return max(0, min(size, size - int(threshold * size) + 1))
+
+
+def _near_pairs(
+    left: Sequence[frozenset[str]], right: Sequence[frozenset[str]], threshold: float
+) -> dict[tuple[int, int], float]:
+    """Jaccard of every pair ``(i, j)`` of ``left[i]``, ``right[j]`` at or above ``threshold``."""
+    freq = Counter(g for grams in (*left, *right) for g in grams)
+    rank = {g: r for r, g in enumerate(sorted(freq, key=lambda g: (freq[g], g)))}  # rarest first
+
+    def prefix(grams: frozenset[str]) -> list[str]:
+        return sorted(grams, key=rank.__getitem__)[: _prefix_len(len(grams), threshold)]
+
+    index: dict[str, list[int]] = defaultdict(list)
+    for i, grams in enumerate(left):
+        for gram in prefix(grams):
+            index[gram].append(i)
+    sims: dict[tuple[int, int], float] = {}
+    for j, rg in enumerate(right):
+        n_right = len(rg)
+        lo = threshold * n_right - 1e-9  # float slack: never skip a pair that qualifies
+        hi = n_right / threshold + 1e-9 if threshold > 0 else float("inf")
+        for i in {i for gram in prefix(rg) for i in index.get(gram, ())}:
+            n_left = len(left[i])
+            if not lo <= n_left <= hi:  # J <= min/max size: cannot reach the threshold
+                continue
+            n_shared = len(left[i] & rg)
+            sim = n_shared / (n_left + n_right - n_shared)
+            if sim >= threshold:
+                sims[i, j] = sim
+    return sims
+
+
 def find_leaks(
     train: Sequence[tuple[str, str]],
     evals: Sequence[tuple[str, str]],
     threshold: float = NEAR_DUP_THRESHOLD,
 ) -> list[LeakPair]:
-    """Pairs ``(train_row, eval_row)`` that are exact or near-duplicates after preprocess.
+    """Pairs ``(train_row, eval_row)`` whose ``leakage_key`` are equal or near-duplicates.
 
-    Each side is a sequence of ``(source_name, raw_text)``.
+    Each side is a sequence of ``(source_name, raw_text)``. Every pair at or above
+    ``threshold`` is returned, with its similarity (see the module docstring).
     """
-    train_norm = [(src, text, preprocess(text)) for src, text in train]
-    grams = [char_ngrams(norm) for _, _, norm in train_norm]
-    index: dict[str, list[int]] = defaultdict(list)
-    for i, g in enumerate(grams):
-        for gram in g:
-            index[gram].append(i)
-    leaks: list[LeakPair] = []
-    for eval_src, eval_text in evals:
-        norm = preprocess(eval_text)
-        eg = char_ngrams(norm)
-        shared: Counter[int] = Counter()
-        for gram in eg:
-            shared.update(index.get(gram, ()))
-        for i, n_shared in shared.items():
-            sim = n_shared / (len(eg) + len(grams[i]) - n_shared)
-            if sim >= threshold or train_norm[i][2] == norm:
-                src, text, _ = train_norm[i]
-                leaks.append(LeakPair(src, text, eval_src, eval_text, round(sim, 3)))
-    return sorted(leaks, key=lambda p: (-p.similarity, p.eval_file, p.eval_text))
+    train_keys = [leakage_key(text) for _, text in train]
+    eval_keys = [leakage_key(text) for _, text in evals]
+    sims = _near_pairs(
+        [char_ngrams(k) for k in train_keys], [char_ngrams(k) for k in eval_keys], threshold
+    )
+    train_joined = [k.replace(" ", "") for k in train_keys]
+    eval_joined = [k.replace(" ", "") for k in eval_keys]
+    joined_sims = _near_pairs(
+        [char_ngrams(k) for k in train_joined], [char_ngrams(k) for k in eval_joined], threshold
+    )
+    for pair, sim in joined_sims.items():
+        sims[pair] = max(sim, sims.get(pair, 0.0))
+    by_joined: dict[str, list[int]] = defaultdict(list)  # equal keys leak at any threshold
+    for i, key in enumerate(train_joined):
+        by_joined[key].append(i)
+    for j, key in enumerate(eval_joined):
+        for i in by_joined.get(key, ()):
+            sims.setdefault((i, j), 1.0)
+    leaks = [
+        LeakPair(train[i][0], train[i][1], evals[j][0], evals[j][1], round(sim, 3))
+        for (i, j), sim in sims.items()
+    ]
+    return sorted(leaks, key=lambda p: (-p.similarity, p.eval_file, p.eval_text, p.train_text))
+
+
+def leaking_rows(
+    candidates: Sequence[str], eval_texts: Sequence[str], threshold: float = NEAR_DUP_THRESHOLD
+) -> list[str]:
+    """The candidate training texts that leak against any of ``eval_texts``, in input order.
+
+    Filter new training rows with it before adding them: keep the candidates not returned.
+    ``eval_texts`` is usually every row of ``evals/*.jsonl``:
+    ``[ex.text for p in paths.eval_files() for ex in load_jsonl(p)]``.
+    """
+    pairs = find_leaks(
+        [("candidate", t) for t in candidates], [("eval", t) for t in eval_texts], threshold
+    )
+    leaked = {p.train_text for p in pairs}
+    return [t for t in candidates if t in leaked]
 
 
 @dataclass
