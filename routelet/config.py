@@ -1,8 +1,10 @@
-"""Where the project's files live: the one place that knows ``data/``, ``evals/`` and ``models/``.
+"""Where the project's files live, and the defaults every stage shares.
 
-The root is ``$ROUTELET_ROOT`` when set, else the nearest ancestor of the current
-directory holding a ``pyproject.toml`` next to a ``routelet/`` folder, else the current
-directory. Nothing here reads or loads a file; it only names paths.
+The one place that knows ``data/``, ``evals/``, ``models/`` and ``runs/``, the shipped
+model's name and the default deferral threshold. The root is ``$ROUTELET_ROOT`` when
+set, else the nearest ancestor of the current directory holding a ``pyproject.toml``
+next to a ``routelet/`` folder, else the current directory. ``Paths`` only names
+paths; ``TrainConfig.from_toml`` is the one reader of a training config file.
 """
 
 from __future__ import annotations
@@ -11,7 +13,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+#: Name of the shipped model: its directory under ``models/`` and its run under ``runs/``.
 DEFAULT_MODEL_NAME = "routelet-v1"
+#: Top probability below which a prediction is a deferral, unless a model says otherwise
+#: (the manifest's ``defer_threshold``) or the caller passes one.
+DEFAULT_THRESHOLD = 0.5
 
 
 def _find_root(start: Path) -> Path:
@@ -55,8 +61,16 @@ class Paths:
         return self.root / "report"
 
     @property
+    def runs(self) -> Path:
+        return self.root / "runs"
+
+    @property
     def default_model(self) -> Path:
         return self.models / DEFAULT_MODEL_NAME
+
+    def run_dir(self, name: str = DEFAULT_MODEL_NAME) -> Path:
+        """Where ``routelet train`` saves the run of model ``name`` (not created here)."""
+        return self.runs / name
 
     def training_files(self) -> list[Path]:
         """Every labelled training file (``data/*.jsonl``), sorted."""
@@ -99,7 +113,7 @@ class TrainConfig:
     max_steps: int = -1
     head_c: float = 1.0
     calibration_fraction: float = 0.15
-    defer_threshold: float = 0.5
+    defer_threshold: float = DEFAULT_THRESHOLD
     smooth_alpha: float = 0.8
     smooth_rows: int = 1000
     keep_fp32: tuple[str, ...] = ()

@@ -2,22 +2,36 @@
 
 Loading validates every row and raises ``DataError`` naming the file and line of the
 first bad row; nothing is silently dropped or repaired. Extra string fields (``rule``,
-``date``, ``source``) are kept in ``Example.meta`` and written back unchanged. This
-module does not normalise text: that is ``routelet.preprocess``.
+``date``, ``source``) are kept in ``Example.meta`` and written back unchanged.
+
+It also holds the two rules every reader and writer of commands shares: what counts as
+an empty text (``is_blank``: refused on every path, never routed) and how a result file
+is written (``atomic_write``: all or nothing). This module does not normalise text:
+that is ``routelet.preprocess``.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import secrets
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from routelet.errors import DataError
 from routelet.intents import Intent, parse_intent
 
 #: Longest raw text accepted in a data file, in characters.
 MAX_TEXT_CHARS = 500
+
+
+def is_blank(text: str) -> bool:
+    """The one rule for empty input: empty or whitespace only. Every path refuses such a text
+    (a data row, a ``routelet classify`` argument or row, ``Router.classify``, ``POST /route``)."""
+    return not text.strip()
 
 
 @dataclass(frozen=True)
@@ -46,7 +60,7 @@ def _parse_row(line: str, where: str) -> Example:
     text, label = row["text"], row["intent"]
     if not isinstance(text, str):
         raise DataError(f"{where}: 'text' must be a string, got {type(text).__name__}")
-    if not text.strip():
+    if is_blank(text):
         raise DataError(f"{where}: 'text' is empty")
     if len(text) > MAX_TEXT_CHARS:
         raise DataError(f"{where}: 'text' has {len(text)} characters (max {MAX_TEXT_CHARS})")
@@ -82,9 +96,11 @@ def load_jsonl(path: Path) -> list[Example]:
 
 def iter_commands(path: Path) -> Iterator[tuple[int, dict[str, object]]]:
     """Unlabelled commands: ``(line number, row)`` from a ``.jsonl`` file (objects with a
-    string ``text``; other fields kept) or any other file (one command a line, stripped).
+    non-blank string ``text``; other fields kept) or any other file (one command a line,
+    stripped).
 
-    Blank lines are skipped; a bad row raises ``DataError`` naming the file and line.
+    Blank lines are skipped; a bad row (or a blank ``text``) raises ``DataError`` naming
+    the file and line.
     """
     path = Path(path)
     if not path.is_file():
@@ -104,20 +120,53 @@ def iter_commands(path: Path) -> Iterator[tuple[int, dict[str, object]]]:
                     raise DataError(f"{path}:{lineno}: invalid JSON ({exc.msg})") from None
                 if not isinstance(row, dict) or not isinstance(row.get("text"), str):
                     raise DataError(f"{path}:{lineno}: expected an object with a string 'text'")
+                if is_blank(row["text"]):
+                    raise DataError(f"{path}:{lineno}: 'text' is empty")
                 yield lineno, row
         except UnicodeDecodeError as exc:
             raise DataError(f"{path}:{lineno + 1}: not valid UTF-8 ({exc.reason})") from None
 
 
-def save_jsonl(path: Path, examples: Iterable[Example]) -> int:
-    """Write ``examples`` to ``path`` atomically (temp file + rename); return the row count."""
+@contextmanager
+def atomic_write(path: Path) -> Iterator[TextIO]:
+    """Write the text file ``path`` all or nothing: into a uniquely named temporary file
+    beside it, renamed over ``path`` only when the ``with`` block succeeds.
+
+    On any failure the temporary file is removed and ``path`` is left as it was. A path
+    that cannot be written (missing directory, a directory, no permission) raises a
+    one-line ``DataError`` before the block runs.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        if path.is_dir():
+            raise DataError(f"{path}: is a directory; give a file path")
+        if not path.parent.is_dir():
+            raise DataError(f"{path.parent}: no such directory")
+        handle = tmp.open("x", encoding="utf-8")
+    except OSError as exc:  # no permission, name too long, read-only file system, ...
+        raise DataError(f"{path}: cannot write ({exc.strerror})") from None
+    try:
+        with handle:
+            yield handle
+        try:
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise DataError(f"{path}: cannot write ({exc.strerror})") from None
+    finally:
+        tmp.unlink(missing_ok=True)  # after a successful rename there is nothing left
+
+
+def save_jsonl(path: Path, examples: Iterable[Example]) -> int:
+    """Write ``examples`` to ``path`` atomically, creating its directory; return the row count."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"{path.parent}: cannot create directory ({exc.strerror})") from None
     count = 0
-    with tmp.open("w", encoding="utf-8") as handle:
+    with atomic_write(path) as handle:
         for ex in examples:
             handle.write(ex.to_json() + "\n")
             count += 1
-    tmp.replace(path)
     return count

@@ -39,7 +39,7 @@ def read_manifest(model_dir: Path) -> dict[str, Any]:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ModelError(f"{path}: corrupt manifest ({exc.msg})") from None
-    if not isinstance(manifest, dict) or "artifacts" not in manifest:
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("artifacts"), dict):
         raise ModelError(f"{path}: manifest has no 'artifacts' table")
     return manifest
 
@@ -47,7 +47,13 @@ def read_manifest(model_dir: Path) -> dict[str, Any]:
 def verify_artifacts(model_dir: Path) -> dict[str, Any]:
     """Check every artifact's sha256 against the manifest; return the manifest."""
     manifest = read_manifest(model_dir)
-    for name in ARTIFACTS:
+    verify_files(model_dir, manifest, ARTIFACTS)
+    return manifest
+
+
+def verify_files(model_dir: Path, manifest: dict[str, Any], names: tuple[str, ...]) -> None:
+    """Check the sha256 of each of ``names`` against ``manifest``; raise ``ModelError`` if not."""
+    for name in names:
         expected = manifest["artifacts"].get(name)
         path = Path(model_dir) / name
         if expected is None:
@@ -56,6 +62,15 @@ def verify_artifacts(model_dir: Path) -> dict[str, Any]:
             raise ModelError(f"{path}: missing model file")
         if sha256_file(path) != expected:
             raise ModelError(f"{path}: checksum mismatch (corrupt or replaced file)")
+
+
+def add_artifacts(model_dir: Path, names: tuple[str, ...], extra: dict[str, Any]) -> dict[str, Any]:
+    """Add ``names``' checksums and ``extra`` fields to an existing manifest; return it."""
+    model_dir = Path(model_dir)
+    manifest = read_manifest(model_dir)
+    manifest["artifacts"].update({name: sha256_file(model_dir / name) for name in names})
+    manifest.update(extra)
+    (model_dir / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return manifest
 
 

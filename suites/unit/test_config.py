@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from routelet.config import Paths, TrainConfig
+from routelet.config import DEFAULT_MODEL_NAME, Paths, TrainConfig
 from routelet.errors import ConfigError
 
 
@@ -34,3 +34,10 @@ def test_env_root_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """$ROUTELET_ROOT overrides discovery."""
     monkeypatch.setenv("ROUTELET_ROOT", str(tmp_path))
     assert Paths.discover().models == tmp_path / "models"
+
+
+def test_run_dir_defaults_to_the_shipped_model_name(tmp_path: Path) -> None:
+    """Training runs live under runs/, named after the model (the shipped one by default)."""
+    paths = Paths(tmp_path)
+    assert paths.run_dir() == tmp_path / "runs" / DEFAULT_MODEL_NAME
+    assert paths.run_dir("v2") == tmp_path / "runs" / "v2"

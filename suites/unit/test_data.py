@@ -4,7 +4,15 @@ from pathlib import Path
 
 import pytest
 
-from routelet.data import MAX_TEXT_CHARS, Example, load_jsonl, save_jsonl
+from routelet.data import (
+    MAX_TEXT_CHARS,
+    Example,
+    atomic_write,
+    is_blank,
+    iter_commands,
+    load_jsonl,
+    save_jsonl,
+)
 from routelet.errors import DataError
 from routelet.intents import Intent
 
@@ -71,8 +79,6 @@ def test_missing_file(tmp_path: Path) -> None:
 
 def test_iter_commands_reads_txt_and_jsonl(tmp_path: Path) -> None:
     """Unlabelled commands come stripped from text lines and with their fields from JSONL."""
-    from routelet.data import iter_commands
-
     (tmp_path / "a.txt").write_text("  pause \n\nnext\n")
     (tmp_path / "b.jsonl").write_text('{"text": "hi", "id": 7}\n\n{"text": "yo"}\n')
     assert list(iter_commands(tmp_path / "a.txt")) == [
@@ -87,8 +93,65 @@ def test_iter_commands_reads_txt_and_jsonl(tmp_path: Path) -> None:
 
 def test_iter_commands_bad_row_names_line(tmp_path: Path) -> None:
     """A JSONL row without a string text is a DataError naming its line."""
-    from routelet.data import iter_commands
-
     (tmp_path / "b.jsonl").write_text('{"text": "hi"}\n{"text": 3}\n')
     with pytest.raises(DataError, match=r"b\.jsonl:2"):
         list(iter_commands(tmp_path / "b.jsonl"))
+
+
+@pytest.mark.parametrize(
+    ("text", "blank"),
+    [
+        pytest.param("", True, id="empty"),
+        pytest.param(" \t\n\u3000", True, id="unicode-whitespace"),
+        pytest.param("?", False, id="punctuation"),
+        pytest.param("\x00", False, id="control-char"),
+    ],
+)
+def test_is_blank(text: str, blank: bool) -> None:
+    """Empty means empty or whitespace only; anything else is a text to route."""
+    assert is_blank(text) is blank
+
+
+def test_iter_commands_refuses_blank_jsonl_text(tmp_path: Path) -> None:
+    """A .jsonl command row whose text is blank is an error naming its line."""
+    path = tmp_path / "cmds.jsonl"
+    path.write_text('{"text": "pause"}\n{"text": "  "}\n')
+    with pytest.raises(DataError, match=r"cmds\.jsonl:2: 'text' is empty"):
+        list(iter_commands(path))
+
+
+def test_atomic_write_replaces_only_on_success(tmp_path: Path) -> None:
+    """A failing block leaves the old file as it was and no temporary file behind."""
+    path = tmp_path / "out.txt"
+    path.write_text("old\n")
+    with pytest.raises(RuntimeError), atomic_write(path) as handle:
+        handle.write("half")
+        raise RuntimeError("boom")
+    assert path.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+    with atomic_write(path) as handle:
+        handle.write("new\n")
+    assert path.read_text() == "new\n" and [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        pytest.param("nodir/out.txt", "no such directory", id="missing-directory"),
+        pytest.param("adir", "is a directory", id="directory"),
+        pytest.param("x" * 300, "cannot write", id="name-too-long"),
+    ],
+)
+def test_atomic_write_unwritable_path(tmp_path: Path, target: str, message: str) -> None:
+    """A path that cannot be written is a one-line DataError raised before the block runs."""
+    (tmp_path / "adir").mkdir()
+    ran = []
+    with pytest.raises(DataError, match=message), atomic_write(tmp_path / target):
+        ran.append(True)
+    assert ran == [] and sorted(p.name for p in tmp_path.iterdir()) == ["adir"]
+
+
+def test_save_jsonl_creates_its_directory(tmp_path: Path) -> None:
+    """save_jsonl writes into a directory it creates."""
+    path = tmp_path / "new" / "rows.jsonl"
+    assert save_jsonl(path, [Example("pause", Intent.INTEGRATION)]) == 1
+    assert load_jsonl(path) == [Example("pause", Intent.INTEGRATION)]
