@@ -18,10 +18,13 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 
-## install-dev: everything (train, serve, llm, report, dev); torch's CPU build first
+## install-dev: everything (train, serve, llm, report, dev), then the `external` extra
+## (skill packages, evaluation data, --no-deps: see pyproject); torch's CPU build first
 install-dev: $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e ".[all]"
+	$(BIN)/pip install --quiet --no-deps $$($(BIN)/python -c 'import tomllib; \
+		print(*tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["external"])')
 
 ## demo: route a few commands with the shipped model and print its holdout metrics
 demo: install
