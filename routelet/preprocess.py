@@ -2,6 +2,10 @@
 
 ``preprocess(text)``:
 
+0. Bound the input: only its first ``MAX_INPUT_CHARS`` characters are read, cut so
+   that no token or digit run is split (a split email or phone number would no longer
+   match its pattern and leak). Every later step, and every pattern, runs in time
+   linear in its input, so preprocessing any text takes bounded time.
 1. Unicode NFKC; control, format and unassigned characters become spaces.
 2. Lowercase, except the placeholders ``<EMAIL>``, ``<NUM>``, ``<SECRET>``.
 3. Redact, in this order:
@@ -16,7 +20,8 @@
 
 Invariants (property-tested in ``suites/preprocess``): total on every ``str``;
 idempotent (placeholders survive a second pass); redacted values never appear in the
-output; ``len(output) <= MAX_CHARS``. Over-redaction is acceptable; leaking is not.
+output; ``len(output) <= MAX_CHARS``; the output depends on the first
+``MAX_INPUT_CHARS + 1`` characters only. Over-redaction is acceptable; leaking is not.
 
 It does not spell-correct, stem, remove fillers or change word order: fillers are
 signal the model learns to ignore through augmentation.
@@ -30,14 +35,22 @@ import unicodedata
 #: Longest output, in characters. Spoken commands are far shorter; the encoder sees
 #: at most 64 tokens anyway.
 MAX_CHARS = 256
+#: Longest input read, in characters; the rest is cut before any pattern runs. Four
+#: times ``MAX_CHARS`` leaves room for what redaction and whitespace collapsing remove.
+#: Data files, the HTTP API and eval rows hold at most 500 characters: none is cut.
+MAX_INPUT_CHARS = 4 * MAX_CHARS
 
 PLACEHOLDERS = ("<EMAIL>", "<NUM>", "<SECRET>")
 
 _PLACEHOLDER_RE = re.compile(r"<(?:EMAIL|NUM|SECRET)>")
 _PARTIAL_PLACEHOLDER_AT_END_RE = re.compile(r"<[A-Z]*$")
-# Local part, "@", domain with at least one dot. No anchors or look-arounds, so a
-# string without a match has no substring with one (truncation cannot create an email).
-_EMAIL_RE = re.compile(r"[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+")
+# Local part, "@", domain with at least one dot. A match starts only where a run of
+# email characters starts (the look-behind) and takes the whole run as its local part
+# (possessive), so a long run without "@" is scanned once, not once per start position:
+# linear time. Same matches as the plain pattern, whose leftmost match always starts at
+# a run start. A string without a match has no substring with one (truncation cannot
+# create an email).
+_EMAIL_RE = re.compile(r"(?<![^\s@<>])[^\s@<>]++@[^\s@<>]+\.[^\s@<>]+")
 _SECRET_KEYWORD = (
     r"(?:passwords?|passcodes?|passwd|passphrase|pin(?:\s+(?:code|number))?"
     r"|api[\s_-]?keys?|access\s+tokens?|tokens?|secrets?)\b"
@@ -87,6 +100,23 @@ _NOT_A_VALUE = frozenset(
     ]
 )
 _DIGITS_RE = re.compile(r"\d+(?:[ .\-]\d+)*")
+
+
+def _bound(text: str) -> str:
+    """The first ``MAX_INPUT_CHARS`` characters, never ending inside a token or digit run.
+
+    A cut inside a token drops that token; then trailing digits and their separators go
+    too, since a digit run may span spaces ("555 12|3 4567" must not leave "555").
+    """
+    if len(text) <= MAX_INPUT_CHARS:
+        return text
+    end = MAX_INPUT_CHARS
+    if not text[end].isspace():
+        while end and not text[end - 1].isspace():
+            end -= 1
+    while end and (text[end - 1].isspace() or text[end - 1].isdigit() or text[end - 1] in ".-"):
+        end -= 1
+    return text[:end]
 
 
 def _clean_chars(text: str) -> str:
@@ -155,6 +185,7 @@ def preprocess(text: str) -> str:
     """Normalise and redact one utterance; see the module docstring for the contract."""
     if not isinstance(text, str):
         raise TypeError(f"preprocess expects str, got {type(text).__name__}")
+    text = _bound(text)  # first: every step below is linear in a bounded input
     # A second pass is a no-op for almost every input; running to a fixed point (at
     # most three passes) makes idempotence hold for rare unicode case-mapping chains.
     for _ in range(3):

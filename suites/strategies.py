@@ -4,8 +4,19 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
+from routelet.preprocess import MAX_INPUT_CHARS
+
 #: Any text at all, including control characters and astral-plane unicode.
 any_text = st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=400)
+
+#: Texts around and beyond preprocess's input bound: a drawn piece repeated to a length
+#: near MAX_INPUT_CHARS (a little below to well above it), then a drawn tail.
+long_texts = st.builds(
+    lambda unit, length, tail: (unit * (length // len(unit) + 1))[:length] + tail,
+    st.text(alphabet=st.characters(codec=None, exclude_categories=()), min_size=1, max_size=12),
+    st.integers(MAX_INPUT_CHARS - 24, MAX_INPUT_CHARS + 76),
+    st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=30),
+)
 
 #: Lower-case words that look like a spoken command.
 words = st.lists(

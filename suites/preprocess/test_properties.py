@@ -1,4 +1,5 @@
-"""Property tests of ``preprocess``: total, idempotent, bounded, never leaking a redacted value."""
+"""Property tests of ``preprocess``: total, idempotent, bounded, never leaking a redacted value,
+reading a bounded prefix of its input (so its time does not grow with the input)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import re
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from routelet.preprocess import MAX_CHARS, PLACEHOLDERS, preprocess
+from routelet.preprocess import MAX_CHARS, MAX_INPUT_CHARS, PLACEHOLDERS, preprocess
 from suites.strategies import (
     any_text,
     digit_runs,
     emails,
+    long_texts,
+    private_commands,
     secret_keywords,
     secret_separators,
     secret_values,
@@ -85,3 +88,29 @@ def test_secret_value_never_leaks(
 def test_placeholders_kept_verbatim(holder: str, text: str) -> None:
     """Placeholders stay upper-case while the rest is lower-cased."""
     assert holder in preprocess(f"{text.upper()} {holder}")
+
+
+@given(long_texts)
+@example(" " * 1000 + "hello world")
+@example("a" * 5000)
+@example("1 " * 600)
+def test_reads_a_bounded_prefix(text: str) -> None:
+    """The output depends on the first MAX_INPUT_CHARS + 1 characters only."""
+    assert preprocess(text) == preprocess(text[: MAX_INPUT_CHARS + 1])
+
+
+@given(st.integers(MAX_INPUT_CHARS - 60, MAX_INPUT_CHARS), private_commands())
+@example(
+    MAX_INPUT_CHARS - 10,
+    (
+        "alice@example.com 555 123 4567 pin 1234",
+        {"email": "alice@example.com", "digits": "555 123 4567", "secret": "1234"},
+    ),
+)
+def test_cut_never_leaks(pad: int, command: tuple[str, dict[str, str]]) -> None:
+    """Where the input bound falls inside an email, digit run or secret, none of it leaks."""
+    text, values = command
+    out = preprocess(" " * pad + text)
+    assert values["email"].lower() not in out and "@" not in out
+    assert values["secret"] not in out
+    assert not any(ch.isdigit() for ch in out), out  # not even part of a digit run
