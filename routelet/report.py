@@ -165,6 +165,8 @@ def build(paths: Paths, model_dir: Path, out_dir: Path, latency: bool = True) ->
     if holdout_probs is not None:
         plots.reliability_diagram(holdout_probs, gold, out_dir / "reliability_holdout.png")
         plots.coverage_curve(holdout_probs, gold, out_dir / "coverage_holdout.png")
+    results["external"] = _external(paths, config, routers)
+    results["hardness"] = hardness(results, **_hardness_budget(paths))
     manifest = onnx.manifest
     results["model"] = {
         "name": onnx.name,
@@ -189,6 +191,66 @@ def build(paths: Paths, model_dir: Path, out_dir: Path, latency: bool = True) ->
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
     }
     return results
+
+
+def _external(paths: Paths, config: TrainConfig, routers: dict[str, Any]) -> dict[str, Any]:
+    """Every router on the external skill-package rows (``routelet.external``), or why not."""
+    from routelet import external
+    from routelet.errors import DataError
+
+    try:
+        ext = external.load(paths, config)
+    except DataError as exc:
+        return {"error": str(exc)}
+    texts = [r.text for r in ext.rows]
+    scored = {}
+    for name, router in routers.items():
+        predicted = [LABELS[i] for i in router.predict_proba(texts).argmax(axis=1)]
+        scored[name] = external.summarize(ext.rows, predicted)
+    return {"versions": ext.versions, "dropped_training_duplicates": len(ext.leaks), **scored}
+
+
+def _hardness_budget(paths: Paths) -> dict[str, float]:
+    """``min_gap`` and ``min_rows`` from ``suites/budgets.toml`` ``[hardness]``."""
+    import tomllib
+
+    budgets = tomllib.loads((paths.root / "suites" / "budgets.toml").read_text(encoding="utf-8"))
+    return {k: float(budgets["hardness"][k]) for k in ("min_gap", "min_rows")}
+
+
+def hardness(results: dict[str, Any], min_gap: float, min_rows: float = 0) -> list[dict[str, Any]]:
+    """Model vs TF-IDF floor accuracy on every eval file and external set (and source).
+
+    A set where the floor comes within ``min_gap`` of the model is flagged ``too_easy``:
+    a bag of words nearly ties the model there, so it cannot rank models. Sets with fewer
+    than ``min_rows`` rows get ``too_easy = None`` (too few rows to judge).
+    """
+    model, floor = list(results["routers"])[:2]  # the shipped model, the TF-IDF floor
+    sets = [
+        (stem, m["n"], m["accuracy"], results["routers"][floor][stem]["accuracy"])
+        for stem, m in results["routers"][model].items()
+        if stem in results["routers"][floor]
+    ]
+    ext = results.get("external", {})
+    if model in ext and floor in ext:
+        sets.append(
+            ("external (all)", ext[model]["n"], ext[model]["accuracy"], ext[floor]["accuracy"])
+        )
+        sets += [
+            (f"external: {src}", s["n"], s["accuracy"], ext[floor]["source"][src]["accuracy"])
+            for src, s in ext[model]["source"].items()
+        ]
+    return [
+        {
+            "set": name,
+            "n": n,
+            "model": a,
+            "floor": b,
+            "gap": round(a - b, 4),
+            "too_easy": a - b < min_gap if n >= min_rows else None,
+        }
+        for name, n, a, b in sets
+    ]
 
 
 def _latest_llm(report_dir: Path) -> dict[str, Any] | None:
@@ -258,6 +320,7 @@ def render(results: dict[str, Any]) -> str:
         "![confusion](confusion_holdout.png) ![reliability](reliability_holdout.png) "
         "![coverage](coverage_holdout.png)",
     ]
+    out += _render_hardness(results) + _render_external(results)
     model = results["model"]
     out += [
         "",
@@ -313,6 +376,74 @@ def render(results: dict[str, Any]) -> str:
     else:
         out.append("Not run: no API key on the machine that made this report.")
     return "\n".join(out) + "\n"
+
+
+def _render_hardness(results: dict[str, Any]) -> list[str]:
+    rows = results.get("hardness")
+    if not rows:
+        return []
+    table = [
+        [
+            r["set"],
+            r["n"],
+            r["model"],
+            r["floor"],
+            r["gap"],
+            {True: "too easy to rank models", None: "too few rows to judge"}.get(r["too_easy"], ""),
+        ]
+        for r in rows
+    ]
+    return [
+        "",
+        "## Hardness",
+        "",
+        "Shipped model against the TF-IDF floor on every evaluation set; a set where the "
+        "floor is within `[hardness] min_gap` (suites/budgets.toml) of the model is flagged; "
+        "sets under `min_rows` rows are not judged.",
+        "",
+        tabulate(
+            table, headers=["set", "n", "model", "tf-idf floor", "gap", "flag"], tablefmt="github"
+        ),
+    ]
+
+
+def _render_external(results: dict[str, Any]) -> list[str]:
+    ext = results.get("external")
+    if not ext:
+        return []
+    out = ["", "## External (skill-package templates)", ""]
+    if "error" in ext:
+        return [*out, f"Not measured: {ext['error']}"]
+    model, floor = list(results["routers"])[:2]
+    out += [
+        f"People-written intent templates of {len(ext['versions'])} Open Voice OS / Neon skill "
+        f"packages, expanded by `routelet/external.py` (docs/external.md); "
+        f"{ext['dropped_training_duplicates']} rows dropped as near-duplicates of training rows.",
+        "",
+        tabulate(
+            [
+                [label, s["n"], s["recall"], ext[floor]["label"][label]["recall"]]
+                for label, s in ext[model]["label"].items()
+            ],
+            headers=["label", "n", "model recall", "tf-idf floor recall"],
+            tablefmt="github",
+        ),
+        "",
+        tabulate(
+            [
+                [
+                    f"{src}=={ext['versions'][src]}",
+                    s["n"],
+                    s["accuracy"],
+                    ext[floor]["source"][src]["accuracy"],
+                ]
+                for src, s in ext[model]["source"].items()
+            ],
+            headers=["source", "n", "model accuracy", "tf-idf floor accuracy"],
+            tablefmt="github",
+        ),
+    ]
+    return out
 
 
 def headline(results: dict[str, Any]) -> str:

@@ -96,3 +96,78 @@ def test_paired_speedup_without_a_run(paths, tmp_path: Path) -> None:  # type: i
     from routelet.report import measure_speedup
 
     assert measure_speedup(paths.default_model, tmp_path) is None
+
+
+def _results(model: dict[str, float], floor: dict[str, float]) -> dict:  # type: ignore[type-arg]
+    return {
+        "routers": {
+            "onnx (shipped, int8)": {k: {"n": 10, "accuracy": v} for k, v in model.items()},
+            "tfidf (floor)": {k: {"n": 10, "accuracy": v} for k, v in floor.items()},
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    ("model", "floor", "too_easy"),
+    [
+        pytest.param(0.97, 0.95, True, id="floor-2-points-below"),
+        pytest.param(0.97, 0.99, True, id="floor-above-model"),
+        pytest.param(0.97, 0.93, False, id="floor-4-points-below"),
+    ],
+)
+def test_hardness_flags_sets_the_floor_nearly_ties(
+    model: float, floor: float, too_easy: bool
+) -> None:
+    """A set is flagged too easy exactly when the TF-IDF floor is within min_gap of the model."""
+    from routelet.report import hardness
+
+    rows = hardness(_results({"holdout": model}, {"holdout": floor}), min_gap=0.03)
+    assert [(r["set"], r["too_easy"]) for r in rows] == [("holdout", too_easy)]
+
+
+def test_hardness_does_not_judge_small_sets() -> None:
+    """A set with fewer than min_rows rows is listed with too_easy None, not flagged."""
+    from routelet.report import hardness
+
+    rows = hardness(_results({"regression": 0.2}, {"regression": 0.8}), min_gap=0.03, min_rows=20)
+    assert rows[0]["too_easy"] is None
+
+
+def test_hardness_covers_every_eval_file_and_external_set(results, paths) -> None:  # type: ignore[no-untyped-def]
+    """The hardness table has a row for each eval file, the external set and each source."""
+    data, _ = results
+    sets = {r["set"] for r in data["hardness"]}
+    assert {p.stem for p in paths.eval_files()} <= sets
+    assert "external (all)" in sets
+    assert {f"external: {s}" for s in data["external"]["onnx (shipped, int8)"]["source"]} <= sets
+
+
+def test_markdown_shows_external_and_hardness(results) -> None:  # type: ignore[no-untyped-def]
+    """REPORT.md has the External section (per label, per source, floor beside model) and the
+    hardness table, flagging the sets the floor nearly ties."""
+    data, _ = results
+    text = render(data)
+    assert "## External" in text and "## Hardness" in text
+    assert "tf-idf floor recall" in text and "ovos-skill-weather==" in text
+    flagged = [r["set"] for r in data["hardness"] if r["too_easy"]]
+    assert text.count("too easy to rank models") == len(flagged) > 0
+
+
+def test_external_section_says_why_when_not_installed(monkeypatch, paths) -> None:  # type: ignore[no-untyped-def]
+    """Without the skill packages the report says so instead of failing."""
+    from routelet import external, report
+    from routelet.errors import DataError
+
+    def missing(*_: object) -> None:
+        raise DataError("ovos-skill-weather is not installed")
+
+    monkeypatch.setattr(external, "load", missing)
+    section = report._external(paths, None, {})
+    assert section == {"error": "ovos-skill-weather is not installed"}
+    assert "Not measured: ovos-skill-weather is not installed" in render(
+        {**_results({}, {}), "external": section, "machine": _MACHINE, "model": _MODEL, "llm": None}
+    )
+
+
+_MACHINE = {"date": "2026-01-01", "cpu": "cpu", "cores": 2, "python": "3.11"}
+_MODEL = {"name": "m", "size_mb": 1, "train_seconds": 1, "threshold": 0.5}
