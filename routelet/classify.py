@@ -2,11 +2,19 @@
 
 Arguments are printed as a table (or JSON lines with ``--json``). ``--input`` streams a
 ``.txt`` (one command a line; blank lines are skipped) or ``.jsonl`` file (``text``
-field; other fields are copied through), read by ``routelet.data.iter_commands``, in
-batches with a progress bar, and writes one JSON object per input row to ``--output``
-(or stdout). A bad input row stops the run with its line number; output is written to
-a temporary file and renamed only when complete, so a failed run never leaves a
-half-written result.
+field), read by ``routelet.data.iter_commands``, with a progress bar on a terminal,
+and writes one JSON object per input row to ``--output`` (or stdout).
+
+Output shape, the same for arguments (``--json``) and files: every input field copied
+unchanged, plus one ``prediction`` object ``{intent, confidence, deferred,
+distribution}``. An input row that already has a ``prediction`` field is refused
+rather than overwritten. Each answer is exactly ``Router.classify(text)``'s: texts are
+routed one per call (``--threads`` routes several at once, with the same answers).
+
+An empty argument or row, a bad row (named by its line number) and an output path
+that cannot be written stop the run with one line and exit code 2. Output is written
+through ``routelet.data.atomic_write``, so a failed run never leaves a half-written
+result or a temporary file.
 """
 
 from __future__ import annotations
@@ -21,17 +29,31 @@ from typing import Any, TextIO
 from tabulate import tabulate
 from tqdm import tqdm
 
-from routelet.data import iter_commands
+from routelet.data import atomic_write, is_blank, iter_commands
 from routelet.errors import DataError, RouteletError
-from routelet.runtime import Router
+from routelet.runtime import Prediction, Router
 
-BATCH = 64
+#: Rows read ahead and routed together (each still in a call of its own).
+CHUNK = 64
+#: The output field that holds the answer; never taken from the input.
+PREDICTION = "prediction"
+
+
+def output_row(row: dict[str, Any], prediction: Prediction) -> dict[str, Any]:
+    """The input row, unchanged, plus its ``prediction`` object."""
+    return {**row, PREDICTION: prediction.to_dict()}
 
 
 def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     if path.suffix not in (".txt", ".jsonl"):
         raise DataError(f"{path}: expected a .txt or .jsonl file")
-    return iter_commands(path)
+    for lineno, row in iter_commands(path):
+        if PREDICTION in row:
+            raise DataError(
+                f"{path}:{lineno}: already has a {PREDICTION!r} field, which the output "
+                "would overwrite; rename or remove it"
+            )
+        yield lineno, row
 
 
 def _count_lines(path: Path) -> int:
@@ -39,28 +61,34 @@ def _count_lines(path: Path) -> int:
         return sum(1 for _ in handle)
 
 
-def stream(router: Router, source: Path, sink: TextIO, progress: bool = True) -> int:
+def stream(
+    router: Router, source: Path, sink: TextIO, progress: bool = True, workers: int = 1
+) -> int:
     """Classify every row of ``source`` into ``sink`` (JSON lines); return the row count."""
     total = _count_lines(source) if source.is_file() else None
     done = 0
-    batch: list[dict[str, Any]] = []
-    bar = tqdm(total=total, unit="line", disable=not progress, file=sys.stderr)
+    chunk: list[dict[str, Any]] = []
+    # disable=None: a bar only on a terminal, so logs and pipes get just the result line.
+    bar = tqdm(total=total, unit="line", disable=None if progress else True, file=sys.stderr)
 
     def flush() -> None:
-        for row, pred in zip(batch, router.classify_batch([r["text"] for r in batch]), strict=True):
-            sink.write(json.dumps({**row, **pred.to_dict()}, ensure_ascii=False) + "\n")
-        batch.clear()
+        predictions = router.classify_batch([r["text"] for r in chunk], workers=workers)
+        for row, pred in zip(chunk, predictions, strict=True):
+            sink.write(json.dumps(output_row(row, pred), ensure_ascii=False) + "\n")
+        chunk.clear()
 
     last_line = 0
-    for lineno, row in _rows(source):
-        batch.append(row)
-        done += 1
-        bar.update(lineno - last_line)
-        last_line = lineno
-        if len(batch) == BATCH:
-            flush()
-    flush()
-    bar.close()
+    try:
+        for lineno, row in _rows(source):
+            chunk.append(row)
+            done += 1
+            bar.update(lineno - last_line)
+            last_line = lineno
+            if len(chunk) == CHUNK:
+                flush()
+        flush()
+    finally:
+        bar.close()
     return done
 
 
@@ -71,27 +99,26 @@ def run_cli(args: argparse.Namespace) -> int:
         raise RouteletError("--output needs --input")
     if not args.input and not args.texts:
         raise RouteletError("nothing to classify: give commands as arguments or --input FILE")
-    router = Router.load(args.model, threads=args.threads, threshold=args.threshold)
+    if args.threads < 1:
+        raise RouteletError(f"--threads must be at least 1, got {args.threads}")
+    blank = [i for i, text in enumerate(args.texts, start=1) if is_blank(text)]
+    if blank:
+        raise RouteletError(f"argument {blank[0]} is empty or only whitespace: nothing to route")
+    router = Router.load(args.model, threshold=args.threshold)
     if args.input:
         source = Path(args.input)
-        if args.output:
-            out = Path(args.output)
-            tmp = out.with_name(out.name + ".tmp")
-            try:
-                with tmp.open("w", encoding="utf-8") as sink:
-                    n = stream(router, source, sink)
-            except BaseException:
-                tmp.unlink(missing_ok=True)  # never leave a half-written result
-                raise
-            tmp.replace(out)
-            print(f"classified {n} rows -> {out}", file=sys.stderr)
-        else:
-            stream(router, source, sys.stdout, progress=False)
+        if not args.output:
+            stream(router, source, sys.stdout, progress=False, workers=args.threads)
+            return 0
+        out = Path(args.output)
+        with atomic_write(out) as sink:
+            n = stream(router, source, sink, workers=args.threads)
+        print(f"classified {n} rows -> {out}", file=sys.stderr)
         return 0
-    predictions = router.classify_batch(args.texts)
+    predictions = router.classify_batch(args.texts, workers=args.threads)
     if args.json:
         for text, pred in zip(args.texts, predictions, strict=True):
-            print(json.dumps({"text": text, **pred.to_dict()}, ensure_ascii=False))
+            print(json.dumps(output_row({"text": text}, pred), ensure_ascii=False))
     else:
         rows = [
             [text, p.intent.value, f"{p.confidence:.3f}", "yes" if p.deferred else ""]

@@ -1,8 +1,11 @@
 """The ``routelet`` command line: one subcommand per pipeline stage.
 
 Each subcommand imports its stage lazily, so ``routelet --help`` works in an install
-without torch. Expected failures (bad input, missing model, missing key) print one
-line to stderr and exit with code 2; they never show a traceback.
+without torch. A subcommand that needs an optional extra declares it here and is
+refused with one line naming the extra before its stage is imported or anything is
+written (``routelet.extras``). Expected failures (bad arguments, bad input, missing
+model, missing extra or key) print one line to stderr and exit with code 2; they never
+show a traceback.
 """
 
 from __future__ import annotations
@@ -10,22 +13,44 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from routelet import __version__
+from routelet.config import DEFAULT_MODEL_NAME, DEFAULT_THRESHOLD
 from routelet.errors import RouteletError
 
 Handler = Callable[[argparse.Namespace], int]
-_COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], str]] = []
+#: (name, help, add_args, module, extra or None), in the order ``--help`` lists them.
+_COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], str, str | None]] = []
+_MODEL_DIR = f"models/{DEFAULT_MODEL_NAME}"
 
 
-def _register(name: str, help_text: str, module: str) -> Callable[..., Callable[..., None]]:
-    """Declare a subcommand whose handler is ``<module>.run_cli(args)`` imported on use."""
+def _register(
+    name: str, help_text: str, module: str, extra: str | None = None
+) -> Callable[..., Callable[..., None]]:
+    """Declare a subcommand whose handler is ``<module>.run_cli(args)`` imported on use,
+    refused up front unless the optional ``extra`` is installed."""
 
     def decorator(add_args: Callable[[argparse.ArgumentParser], None]) -> Callable[..., None]:
-        _COMMANDS.append((name, help_text, add_args, module))
+        _COMMANDS.append((name, help_text, add_args, module, extra))
         return add_args
 
     return decorator
+
+
+def subcommands() -> dict[str, str | None]:
+    """Every subcommand and the extra it needs (None: the base install is enough).
+
+    ``eval`` needs an extra only for some routers: ``routelet.evaluate.ROUTER_EXTRAS``.
+    """
+    return {name: extra for name, _, _, _, extra in _COMMANDS}
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line, like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 @_register("check-data", "validate data/ and evals/ and check train/eval leakage", "checkdata")
@@ -46,16 +71,18 @@ def _generate_none_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", help="output file (default: data/none.jsonl)")
 
 
-@_register("train", "fine-tune the SetFit router (needs the train extra)", "train")
+@_register("train", "fine-tune the SetFit router (needs the train extra)", "train", "train")
 def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="training config TOML (default: configs/default.toml)")
     p.add_argument("--run-dir", help="where to save the run (default: runs/<model name>)")
     p.add_argument("--max-steps", type=int, help="cap contrastive steps (quick smoke runs)")
 
 
-@_register("export", "export a training run to ONNX (int8) and write models/<name>/", "export")
+@_register(
+    "export", "export a training run to ONNX (int8) and write models/<name>/", "export", "train"
+)
 def _export_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--run-dir", help="training run to export (default: runs/routelet-v1)")
+    p.add_argument("--run-dir", help=f"training run to export (default: runs/{DEFAULT_MODEL_NAME})")
     p.add_argument("--output", help="model directory to write (default: models/<name>)")
 
 
@@ -64,9 +91,14 @@ def _classify_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("texts", nargs="*", help="commands to route")
     p.add_argument("--input", help="a .txt file (one command a line) or .jsonl file (`text` field)")
     p.add_argument("--output", help="write JSON Lines here instead of stdout (needs --input)")
-    p.add_argument("--model", help="model directory (default: models/routelet-v1)")
+    p.add_argument("--model", help=f"model directory (default: {_MODEL_DIR})")
     p.add_argument("--threshold", type=float, help="confidence below which to defer")
-    p.add_argument("--threads", type=int, default=1, help="onnxruntime threads (default: 1)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="texts routed at once, one per thread; answers do not change (default: 1)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object per command")
 
 
@@ -80,20 +112,24 @@ def _eval_args(p: argparse.ArgumentParser) -> None:
         help="which router to score (default: onnx, the shipped model)",
     )
     p.add_argument("--model", help="model directory, run directory, or LLM model name")
-    p.add_argument("--threshold", type=float, help="deferral threshold (default: the model's)")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        help=f"deferral threshold in [0, 1] (default: the model's, else {DEFAULT_THRESHOLD})",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
-@_register("serve", "serve the router over HTTP (needs the serve extra)", "serve")
+@_register("serve", "serve the router over HTTP (needs the serve extra)", "serve", "serve")
 def _serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1", help="bind address (default: 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8080, help="port (default: 8080)")
-    p.add_argument("--model", help="model directory (default: models/routelet-v1)")
+    p.add_argument("--port", type=int, default=8080, help="port, 1 to 65535 (default: 8080)")
+    p.add_argument("--model", help=f"model directory (default: {_MODEL_DIR})")
     p.add_argument("--threshold", type=float, help="confidence below which to defer")
     p.add_argument("--threads", type=int, default=1, help="onnxruntime threads (default: 1)")
 
 
-@_register("teacher", "label commands with the LLM teacher (needs the llm extra)", "teacher")
+@_register("teacher", "label commands with the LLM teacher (needs the llm extra)", "teacher", "llm")
 def _teacher_args(p: argparse.ArgumentParser) -> None:
     tsub = p.add_subparsers(dest="teacher_command", metavar="SUBCOMMAND", required=True)
     label = tsub.add_parser("label", help="label unlabelled commands with the LLM")
@@ -108,24 +144,24 @@ def _teacher_args(p: argparse.ArgumentParser) -> None:
     label.add_argument("--cache-dir", help="on-disk answer cache (default: .cache/teacher)")
 
 
-@_register("report", "run the evaluations and write report/REPORT.md", "report")
+@_register("report", "run the evaluations and write report/REPORT.md", "report", "report")
 def _report_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", help="model directory (default: models/routelet-v1)")
+    p.add_argument("--model", help=f"model directory (default: {_MODEL_DIR})")
     p.add_argument("--output", help="report directory (default: report/)")
     p.add_argument("--no-latency", action="store_true", help="skip the latency measurements")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="routelet",
         description="A tiny on-device intent router for spoken voice-assistant commands.",
     )
     parser.add_argument("--version", action="version", version=f"routelet {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, help_text, add_args, module in _COMMANDS:
+    for name, help_text, add_args, module, extra in _COMMANDS:
         p = sub.add_parser(name, help=help_text, description=help_text)
         add_args(p)
-        p.set_defaults(_module=module)
+        p.set_defaults(_module=module, _extra=extra)
     return parser
 
 
@@ -137,8 +173,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     import importlib
 
-    module = importlib.import_module(f"routelet.{args._module}")
+    from routelet.extras import require
+
     try:
+        if args._extra is not None:
+            require(args._extra, f"routelet {args.command}")
+        module = importlib.import_module(f"routelet.{args._module}")
         return int(module.run_cli(args))
     except RouteletError as exc:
         print(f"routelet {args.command}: error: {exc}", file=sys.stderr)

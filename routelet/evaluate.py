@@ -1,10 +1,15 @@
 """Scoring a router on a labelled file: the metrics every suite and the report share.
 
 ``compute_metrics`` turns gold labels and predicted distributions into accuracy,
-macro-F1, per-intent precision/recall/F1/support, ``none`` recall, deferral rate,
-accuracy on the rows kept after deferral, ECE, the confusion matrix and the wrong rows.
-``load_router`` builds any router kind behind the same ``predict_proba`` interface.
-numpy only; a router kind that needs torch or scikit-learn imports it when asked for.
+macro-F1, per-intent precision/recall/F1/support, ``none`` recall, deferral rate
+(by the runtime's one deferral rule), accuracy on the rows kept after deferral, ECE,
+the confusion matrix and the wrong rows; ``Metrics.summary`` is the one short form
+that the report, snapshots and recorded runs share. ``load_router`` builds any router
+kind behind the same ``predict_proba`` interface; a kind that needs an optional extra
+is refused with one line when it is missing (``ROUTER_EXTRAS``).
+
+numpy only. It refuses what would give meaningless numbers: a file without rows, a
+threshold outside [0, 1].
 """
 
 from __future__ import annotations
@@ -21,12 +26,16 @@ from numpy.typing import NDArray
 from tabulate import tabulate
 
 from routelet.calibrate import expected_calibration_error
-from routelet.config import Paths, TrainConfig
-from routelet.data import load_jsonl
-from routelet.errors import ModelError, RouteletError
-from routelet.intents import LABELS, Intent
+from routelet.config import DEFAULT_THRESHOLD, Paths, TrainConfig
+from routelet.data import Example, load_jsonl
+from routelet.errors import DataError, RouteletError
+from routelet.extras import require
+from routelet.intents import LABELS
+from routelet.runtime import check_threshold, deferred_mask
 
 ROUTER_KINDS = ("onnx", "setfit", "tfidf", "claude")
+#: Router kinds that need an optional extra (the others run on the base install).
+ROUTER_EXTRAS = {"setfit": "train", "tfidf": "baseline", "claude": "llm"}
 
 
 class ProbaRouter(Protocol):
@@ -62,15 +71,24 @@ class Metrics:
             "wrong": self.wrong,
         }
 
-
-def deferred_mask(probs: NDArray[np.float64], threshold: float) -> NDArray[np.bool_]:
-    """Rows the router hands to the fallback: predicted ``none`` or top probability < threshold."""
-    none_col = LABELS.index(Intent.NONE.value)
-    return (probs.argmax(axis=1) == none_col) | (probs.max(axis=1) < threshold)
+    def summary(self) -> dict[str, Any]:
+        """The headline numbers of one file: what the report tabulates and snapshots pin."""
+        return {
+            "n": self.n,
+            "accuracy": self.accuracy,
+            "macro_f1": self.macro_f1,
+            "none_recall": self.none_recall,
+            "deferral_rate": self.deferral_rate,
+            "ece": self.ece,
+            "recall": {k: v["recall"] for k, v in self.per_intent.items() if v["support"]},
+        }
 
 
 def compute_metrics(
-    texts: list[str], gold: list[str], probs: NDArray[np.float64], threshold: float = 0.5
+    texts: list[str],
+    gold: list[str],
+    probs: NDArray[np.float64],
+    threshold: float = DEFAULT_THRESHOLD,
 ) -> Metrics:
     """All metrics for one file. ``probs`` is (n, 6) in ``Intent`` order."""
     n = len(gold)
@@ -128,18 +146,16 @@ def compute_metrics(
 def load_router(kind: str, model: str | None = None, paths: Paths | None = None) -> ProbaRouter:
     """Build a router of ``kind`` (onnx, setfit, tfidf, claude) behind ``predict_proba``."""
     paths = paths or Paths.discover()
+    if kind in ROUTER_EXTRAS:
+        require(ROUTER_EXTRAS[kind], f"the {kind} router")
     if kind == "onnx":
         from routelet.runtime import Router
 
         return Router.load(model)
     if kind == "setfit":
-        try:
-            from routelet.train import SetFitRouter
-        except ImportError as exc:
-            raise ModelError(
-                f"the setfit router needs the train extra ({exc.name} missing)"
-            ) from None
-        return SetFitRouter.load(Path(model) if model else paths.root / "runs" / "routelet-v1")
+        from routelet.train import SetFitRouter
+
+        return SetFitRouter.load(Path(model) if model else paths.run_dir())
     if kind == "tfidf":
         from routelet.baseline import fit_floor
 
@@ -151,8 +167,17 @@ def load_router(kind: str, model: str | None = None, paths: Paths | None = None)
     raise RouteletError(f"unknown router {kind!r}; expected one of {', '.join(ROUTER_KINDS)}")
 
 
-def evaluate_file(router: ProbaRouter, path: Path, threshold: float = 0.5) -> Metrics:
+def load_scored_rows(path: Path) -> list[Example]:
+    """The rows of a labelled file to score; a file without rows is a ``DataError``."""
     rows = load_jsonl(path)
+    if not rows:
+        raise DataError(f"{path}: no rows to score")
+    return rows
+
+
+def evaluate_file(router: ProbaRouter, path: Path, threshold: float = DEFAULT_THRESHOLD) -> Metrics:
+    """Score ``router`` on a labelled file."""
+    rows = load_scored_rows(path)
     texts = [r.text for r in rows]
     return compute_metrics(
         texts, [r.intent.value for r in rows], router.predict_proba(texts), threshold
@@ -198,9 +223,15 @@ def format_metrics(m: Metrics, title: str) -> str:
 
 
 def run_cli(args: argparse.Namespace) -> int:
+    if args.threshold is not None:
+        check_threshold(args.threshold)
+    data = Path(args.data)
+    load_scored_rows(data)  # a missing, bad or empty file fails before a router is built
     router = load_router(args.router, args.model)
-    threshold = args.threshold if args.threshold is not None else getattr(router, "threshold", 0.5)
-    metrics = evaluate_file(router, Path(args.data), threshold)
+    threshold = args.threshold
+    if threshold is None:
+        threshold = getattr(router, "threshold", DEFAULT_THRESHOLD)
+    metrics = evaluate_file(router, data, threshold)
     extra: dict[str, Any] = {}
     if hasattr(router, "latency_summary"):  # the LLM baseline times each call
         extra["latency"] = router.latency_summary()

@@ -2,17 +2,30 @@
 
 ``Router.load(path=None)`` opens a model directory written by ``routelet export``
 (``model.onnx`` int8 encoder, ``tokenizer.json``, ``head.json``, ``manifest.json``),
-verifies every checksum and raises ``ModelError`` on a missing or corrupt file. Input
-goes through ``preprocess``; the encoder's token embeddings are mean-pooled over the
-attention mask and L2-normalised (as sentence-transformers does), then the logistic
-head and the calibrated temperature give the distribution.
+verifies every checksum and raises ``ModelError`` on a missing, corrupt or malformed
+file. Input goes through ``preprocess``; the encoder's token embeddings are mean-pooled
+and L2-normalised (as sentence-transformers does), then the logistic head and the
+calibrated temperature give the distribution. ``deferred_mask`` is the one deferral
+rule (``none``, or a top probability below the threshold), used here and by evaluation.
 
-Nothing is loaded at import time. It does not train, export or download anything.
+Invariant: one answer per text, whatever the path or the batch-mates. The int8 encoder
+quantises activations per call (dynamic quantisation), so a padded batch would give a
+text different probabilities from a call of its own. Every text is therefore encoded
+in a call of its own, unpadded: ``classify``, ``classify_batch`` and ``predict_proba``
+give bit-identical distributions for the same text. Multi-text calls may run several
+texts at once on worker threads (onnxruntime releases the GIL), which changes only
+the speed.
+
+An empty or whitespace-only text is refused with ``DataError`` (``routelet.data.is_blank``),
+as on every other path. Nothing is loaded at import time. It does not train, export or
+download anything.
 """
 
 from __future__ import annotations
 
 import json
+import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,14 +34,29 @@ import numpy as np
 from numpy.typing import NDArray
 
 from routelet.calibrate import softmax
-from routelet.config import Paths
-from routelet.errors import ConfigError, ModelError
+from routelet.config import DEFAULT_THRESHOLD, Paths
+from routelet.data import is_blank
+from routelet.errors import ConfigError, DataError, ModelError
 from routelet.intents import LABELS, Intent
 from routelet.manifest import verify_artifacts
 from routelet.preprocess import preprocess
 
-#: Default confidence below which a prediction is a deferral (route to the fallback).
-DEFAULT_THRESHOLD = 0.5
+_NONE_COLUMN = LABELS.index(Intent.NONE.value)
+
+
+def check_threshold(threshold: float) -> float:
+    """Return ``threshold`` if it is a probability in [0, 1]; else raise ``ConfigError``."""
+    if not 0.0 <= threshold <= 1.0:  # also rejects NaN
+        raise ConfigError(f"threshold must be between 0 and 1, got {threshold}")
+    return threshold
+
+
+def deferred_mask(probs: NDArray[np.float64], threshold: float) -> NDArray[np.bool_]:
+    """Rows handed to the fallback: predicted ``none``, or top probability below ``threshold``.
+
+    ``probs`` is (n, 6) in ``Intent`` order; the result is (n,).
+    """
+    return (probs.argmax(axis=1) == _NONE_COLUMN) | (probs.max(axis=1) < threshold)
 
 
 @dataclass(frozen=True)
@@ -49,8 +77,12 @@ class Prediction:
         }
 
 
+def _finite(array: NDArray[np.float32]) -> bool:
+    return bool(np.isfinite(array).all())
+
+
 def _parse_head(
-    head: dict[str, Any], where: Path | str
+    head: Any, where: Path | str
 ) -> tuple[NDArray[np.float32], NDArray[np.float32], float, int]:
     """Validate a head (``head.json``'s content): (coef, intercept, temperature, max_length)."""
     try:
@@ -58,13 +90,19 @@ def _parse_head(
         intercept = np.asarray(head["intercept"], dtype=np.float32)  # (6,)
         temperature = float(head["temperature"])
         labels = tuple(head["labels"])
-        max_length = int(head.get("max_length", 64))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelError(f"{where}: malformed head ({exc})") from None
+        max_length = head["max_length"]
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise ModelError(f"{where}: malformed head ({type(exc).__name__}: {exc})") from None
     if labels != LABELS:
         raise ModelError(f"{where}: head labels {labels} differ from Intent order {LABELS}")
-    if coef.shape[0] != len(LABELS) or intercept.shape != (len(LABELS),):
+    if coef.ndim != 2 or coef.shape[0] != len(LABELS) or intercept.shape != (len(LABELS),):
         raise ModelError(f"{where}: head shapes {coef.shape}/{intercept.shape} do not match labels")
+    if not (_finite(coef) and _finite(intercept)):
+        raise ModelError(f"{where}: head weights are not all finite numbers")
+    if not (math.isfinite(temperature) and temperature > 0):
+        raise ModelError(f"{where}: temperature must be a positive number, got {temperature}")
+    if type(max_length) is not int or max_length < 3:  # [CLS] + one token + [SEP]
+        raise ModelError(f"{where}: max_length must be an integer >= 3, got {max_length!r}")
     return coef, intercept, temperature, max_length
 
 
@@ -101,11 +139,15 @@ class Router:
     def load(
         cls, path: Path | str | None = None, threads: int = 1, threshold: float | None = None
     ) -> Router:
-        """Open a model directory (default: the shipped ``models/routelet-v1``)."""
+        """Open a model directory (default: the shipped model under ``models/``).
+
+        ``threads`` is onnxruntime's thread count for one call; ``threshold`` overrides
+        the manifest's ``defer_threshold``.
+        """
         if threads < 1:
             raise ConfigError(f"threads must be >= 1, got {threads}")
-        if threshold is not None and not 0.0 <= threshold <= 1.0:
-            raise ConfigError(f"threshold must be between 0 and 1, got {threshold}")
+        if threshold is not None:
+            check_threshold(threshold)
         model_dir = Path(path) if path is not None else Paths.discover().default_model
         if not model_dir.is_dir():
             raise ModelError(f"{model_dir}: model directory not found (pass --model PATH)")
@@ -115,12 +157,20 @@ class Router:
         except json.JSONDecodeError as exc:
             raise ModelError(f"{model_dir / 'head.json'}: malformed head ({exc.msg})") from None
         default = manifest.get("defer_threshold", DEFAULT_THRESHOLD)
+        if threshold is None:
+            try:
+                check_threshold(float(default))
+            except (ConfigError, TypeError, ValueError):
+                raise ModelError(
+                    f"{model_dir / 'manifest.json'}: defer_threshold must be in [0, 1], "
+                    f"got {default!r}"
+                ) from None
         return cls.from_files(
             model_dir / "model.onnx",
             model_dir / "tokenizer.json",
             head,
             threads=threads,
-            threshold=default if threshold is None else threshold,
+            threshold=float(default) if threshold is None else threshold,
             manifest=manifest,
             path=model_dir,
         )
@@ -162,6 +212,11 @@ class Router:
             )
         except Exception as exc:  # onnxruntime raises its own exception types
             raise ModelError(f"{model_path}: cannot load ({exc})") from None
+        width = session.get_outputs()[0].shape[-1]  # the hidden size, e.g. 384
+        if isinstance(width, int) and width != coef.shape[1]:
+            raise ModelError(
+                f"{where}: head expects {coef.shape[1]}-wide embeddings, the encoder gives {width}"
+            )
         return cls(
             session,
             tokenizer,
@@ -173,75 +228,57 @@ class Router:
             path=path,
         )
 
-    def _feeds(self, encodings: list[Any]) -> dict[str, NDArray[np.int64]]:
-        if len(encodings) == 1:  # the hot path: one text, no padding
-            ids = np.asarray([encodings[0].ids], dtype=np.int64)  # (1, L)
-            feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
-            if "token_type_ids" in self._inputs:
-                feeds["token_type_ids"] = np.zeros_like(ids)
-            return feeds
-        width = max(len(e.ids) for e in encodings)
-        ids = np.zeros((len(encodings), width), dtype=np.int64)  # (n, L), 0 = [PAD]
-        mask = np.zeros_like(ids)
-        for row, enc in enumerate(encodings):
-            n = len(enc.ids)
-            ids[row, :n] = enc.ids
-            mask[row, :n] = 1
-        feeds = {"input_ids": ids, "attention_mask": mask}
+    def _feeds(self, ids: list[int]) -> dict[str, NDArray[np.int64]]:
+        """Encoder inputs for one unpadded text: every position is a real token."""
+        input_ids = np.asarray([ids], dtype=np.int64)  # (1, L)
+        feeds = {"input_ids": input_ids, "attention_mask": np.ones_like(input_ids)}
         if "token_type_ids" in self._inputs:
-            feeds["token_type_ids"] = np.zeros_like(ids)
+            feeds["token_type_ids"] = np.zeros_like(input_ids)
         return feeds
 
-    def _embed_encodings(self, encodings: list[Any]) -> NDArray[np.float32]:
-        feeds = self._feeds(encodings)
-        hidden = self._session.run(None, feeds)[0]  # (n, L, 384)
-        mask = feeds["attention_mask"][:, :, None].astype(np.float32)  # (n, L, 1)
-        pooled = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)  # (n, 384)
-        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return pooled / np.maximum(norms, 1e-12)
+    def _proba_one(self, text: str) -> NDArray[np.float64]:
+        """Calibrated probabilities (6,) of one raw text, from a call of its own."""
+        if is_blank(text):
+            raise DataError("empty text: nothing to route (empty or whitespace only)")
+        feeds = self._feeds(self._tokenizer.encode(preprocess(text)).ids)
+        hidden = self._session.run(None, feeds)[0]  # (1, L, 384)
+        mask = feeds["attention_mask"][:, :, None].astype(np.float32)  # (1, L, 1)
+        pooled = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)  # (1, 384)
+        emb = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        return softmax(emb @ self._coef_t + self._intercept, self.temperature)[0]
 
-    def _probs(self, encodings: list[Any]) -> NDArray[np.float64]:
-        """Calibrated probabilities (n, 6) of tokenised, preprocessed texts, as one batch."""
-        emb = self._embed_encodings(encodings)  # (n, 384)
-        return softmax(emb @ self._coef_t + self._intercept, self.temperature)
-
-    def predict_proba(self, texts: list[str], batch_size: int = 1) -> NDArray[np.float64]:
+    def predict_proba(self, texts: list[str], workers: int = 1) -> NDArray[np.float64]:
         """Calibrated probabilities (n, 6), columns in ``Intent`` order.
 
-        The default (``batch_size=1``) gives exactly what ``classify`` gives for each text,
-        which evaluation and snapshots rely on. Larger batches are faster but not
-        identical: the int8 encoder quantises activations per batch, so a text's
-        probabilities can move slightly with its batch-mates. Batches are formed by token
-        length so that they carry little padding.
+        Row ``i`` is exactly ``classify(texts[i])``'s distribution. ``workers`` texts are
+        encoded at a time, each in its own call (faster on several cores, same numbers).
         """
+        if workers < 1:
+            raise ConfigError(f"workers must be >= 1, got {workers}")
+        texts = list(texts)
         if not texts:
             return np.zeros((0, len(LABELS)))
-        encodings = self._tokenizer.encode_batch([preprocess(t) for t in texts])
-        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
-        out = np.empty((len(texts), len(LABELS)))
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
-            out[idx] = self._probs([encodings[i] for i in idx])
-        return out
+        if workers == 1 or len(texts) == 1:
+            return np.vstack([self._proba_one(t) for t in texts])
+        with ThreadPoolExecutor(min(workers, len(texts)), thread_name_prefix="routelet") as pool:
+            return np.vstack(list(pool.map(self._proba_one, texts)))
 
     def predict(self, texts: list[str]) -> NDArray[np.str_]:
         return self.classes_[self.predict_proba(texts).argmax(axis=1)]
 
     def _prediction(self, probs: NDArray[np.float64]) -> Prediction:
         best = int(probs.argmax())
-        intent = Intent(LABELS[best])
-        confidence = float(probs[best])
         return Prediction(
-            intent=intent,
-            confidence=confidence,
+            intent=Intent(LABELS[best]),
+            confidence=float(probs[best]),
             distribution={label: float(p) for label, p in zip(LABELS, probs, strict=True)},
-            deferred=intent is Intent.NONE or confidence < self.threshold,
+            deferred=bool(deferred_mask(probs[None, :], self.threshold)[0]),
         )
 
     def classify(self, text: str) -> Prediction:
         """Route one text."""
-        return self._prediction(self._probs([self._tokenizer.encode(preprocess(text))])[0])
+        return self._prediction(self._proba_one(text))
 
-    def classify_batch(self, texts: list[str], batch_size: int = 16) -> list[Prediction]:
-        """Route many texts at once in padded batches (faster; see ``predict_proba``)."""
-        return [self._prediction(p) for p in self.predict_proba(list(texts), batch_size)]
+    def classify_batch(self, texts: list[str], workers: int = 1) -> list[Prediction]:
+        """Route many texts; each answer equals ``classify(text)`` (see ``predict_proba``)."""
+        return [self._prediction(p) for p in self.predict_proba(texts, workers)]

@@ -9,7 +9,9 @@ one-line ``ModelError`` instead of a server that answers 500s.
 Request bodies are read and validated here, by hand, rather than by pydantic: every
 way a body can be wrong (too big, not UTF-8, not JSON, wrong shape, empty or too long
 text, too many items) maps to one 4xx JSON error ``{"error": code, "message": ...}``
-that says what is wrong without echoing the input back.
+that says what is wrong without echoing the input back. Empty means what it means on
+every path (``routelet.data.is_blank``). A client that disconnects before its body is
+read is a client error too: one log line, counted as status 499, not a 500.
 
 It does not authenticate, rate-limit or terminate TLS: it is meant for loopback or a
 trusted LAN. Invariants: bad input never gets a 5xx; raw input text never reaches a
@@ -37,7 +39,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
 
-from routelet.data import MAX_TEXT_CHARS
+from routelet.data import MAX_TEXT_CHARS, is_blank
 from routelet.errors import ModelError, RouteletError
 from routelet.intents import LABELS
 from routelet.preprocess import preprocess
@@ -50,6 +52,9 @@ MAX_BATCH = 256
 MAX_BODY_BYTES = {"/route": 64 * 1024, "/route/batch": 2 * 1024 * 1024}
 #: Upper bounds (seconds) of the latency histogram's buckets; ``+Inf`` is implicit.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+#: Status recorded for a request whose client went away before it was answered
+#: (nginx's "client closed request"; never sent, since nobody is listening).
+CLIENT_CLOSED = 499
 #: Paths that get their own metrics label; anything else is counted as ``other``.
 _KNOWN_PATHS = ("/", "/route", "/route/batch", "/healthz", "/metrics")
 _JSON = "application/json"
@@ -142,7 +147,7 @@ def _kind(value: object) -> str:
 def _check_text(value: object, where: str) -> str:
     if not isinstance(value, str):
         raise _BadRequest(422, "wrong_type", f"{where!r} must be a string, got {_kind(value)}")
-    if not value.strip():
+    if is_blank(value):
         raise _BadRequest(422, "empty_text", f"{where!r} is empty or only whitespace")
     if len(value) > MAX_TEXT_CHARS:
         msg = f"{where!r} has {len(value)} characters (max {MAX_TEXT_CHARS})"
@@ -294,6 +299,7 @@ def create_app(router: RouterLike, workers: int | None = None) -> Any:
     from fastapi import FastAPI, Request
     from fastapi.responses import Response
     from starlette.exceptions import HTTPException
+    from starlette.requests import ClientDisconnect
 
     metrics = Metrics()
     # Workers take the next call from the pool's queue themselves, without a round trip
@@ -344,8 +350,13 @@ def create_app(router: RouterLike, workers: int | None = None) -> Any:
         response.headers.update(exc.headers or {})
         return response
 
+    async def client_gone(request: Request, exc: Exception) -> Response:
+        # Nobody reads this response; it records the request as the client's doing.
+        return error(CLIENT_CLOSED, "client_disconnected", "client went away", request.url.path)
+
     app.add_exception_handler(_BadRequest, bad_request)
     app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(ClientDisconnect, client_gone)
 
     def record(predictions: list[Any]) -> list[dict[str, Any]]:
         rows = []
@@ -455,15 +466,20 @@ def _is_loopback(host: str) -> bool:
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    """``routelet serve``: load the model, then serve until interrupted."""
-    try:
-        import uvicorn
-    except ImportError:
-        raise RouteletError(
-            "`serve` needs the serve extra: pip install 'routelet[serve]'"
-        ) from None
-    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
-        raise RouteletError(f"--threshold must be within [0, 1], got {args.threshold}")
+    """``routelet serve``: check the options, load the model, then serve until interrupted.
+
+    The CLI has checked that the serve extra is installed (``routelet.extras``).
+    """
+    import uvicorn
+
+    from routelet.runtime import check_threshold
+
+    if not 1 <= args.port <= 65535:
+        raise RouteletError(f"--port must be between 1 and 65535, got {args.port}")
+    if args.threads < 1:
+        raise RouteletError(f"--threads must be at least 1, got {args.threads}")
+    if args.threshold is not None:
+        check_threshold(args.threshold)
     router = load_router(args.model, args.threshold, args.threads)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s %(message)s")
     log.info("model %s loaded (threshold %.2f)", router.name, router.threshold)

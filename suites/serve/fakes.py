@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from routelet.config import DEFAULT_THRESHOLD
 from routelet.intents import LABELS, Intent
 from routelet.runtime import Prediction
 
@@ -33,7 +34,7 @@ class FakeRouter:
 
     name = "fake-router"
 
-    def __init__(self, threshold: float = 0.5) -> None:
+    def __init__(self, threshold: float = DEFAULT_THRESHOLD) -> None:
         self.threshold = threshold
         self.calls: list[list[str]] = []  # the texts of each classify / classify_batch call
 
@@ -54,7 +55,7 @@ class FakeRouter:
         self.calls.append([text])
         return self._predict(text)
 
-    def classify_batch(self, texts: list[str]) -> list[Prediction]:
+    def classify_batch(self, texts: list[str], workers: int = 1) -> list[Prediction]:
         self.calls.append(list(texts))
         return [self._predict(t) for t in texts]
 

@@ -8,6 +8,7 @@ import logging
 import pytest
 from starlette.testclient import TestClient
 
+from routelet.config import DEFAULT_THRESHOLD
 from routelet.data import MAX_TEXT_CHARS
 from routelet.intents import LABELS
 from routelet.serve import MAX_BATCH, MAX_BODY_BYTES
@@ -119,7 +120,7 @@ def test_batch_of_escaped_maximum_fits_body_limit(client: TestClient) -> None:
 def test_healthz(client: TestClient) -> None:
     """GET /healthz reports ok, the model name and the threshold."""
     body = client.get("/healthz").json()
-    assert body == {"status": "ok", "model": FakeRouter.name, "threshold": 0.5}
+    assert body == {"status": "ok", "model": FakeRouter.name, "threshold": DEFAULT_THRESHOLD}
 
 
 def test_openapi_documents_the_routes(client: TestClient) -> None:

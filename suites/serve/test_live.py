@@ -134,3 +134,15 @@ def test_server_logs_hold_no_raw_text(caplog: pytest.LogCaptureFixture) -> None:
         _raw_exchange(url, f"POST /{secret} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
     assert "<SECRET>" in caplog.text  # the capture works: the redacted form was logged
     assert secret not in caplog.text
+
+
+def test_client_disconnect_mid_body_is_not_a_server_error(caplog: pytest.LogCaptureFixture) -> None:
+    """A client that goes away mid-body is one log line and a 499 in /metrics, not a 500."""
+    cut_off = _POST + b"Content-Length: 50\r\n\r\n{"
+    with caplog.at_level(logging.INFO), serving(create_app(FakeRouter())) as url:
+        _raw_exchange(url, cut_off)
+        metrics = httpx.get(f"{url}/metrics").text
+    assert 'routelet_requests_total{path="/route",status="499"} 1' in metrics
+    assert 'status="500"' not in metrics
+    assert 'routelet_errors_total{path="/route",error="client_disconnected"} 1' in metrics
+    assert "Traceback" not in caplog.text and "Exception in ASGI application" not in caplog.text

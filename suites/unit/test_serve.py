@@ -168,11 +168,40 @@ def test_serve_corrupt_model_never_starts_server(
     assert (code, uvicorn_calls) == (2, []) and "corrupt manifest" in capsys.readouterr().err
 
 
-def test_serve_rejects_threshold_out_of_range(
-    uvicorn_calls: list[dict[str, Any]], fake_loaded: list[tuple[Any, ...]]
+@pytest.mark.parametrize(
+    "argv",
+    [
+        pytest.param(["--threshold", "1.5"], id="threshold-above-1"),
+        pytest.param(["--threshold", "nan"], id="threshold-nan"),
+        pytest.param(["--port", "99999"], id="port-too-high"),
+        pytest.param(["--port", "-1"], id="port-negative"),
+        pytest.param(["--port", "0"], id="port-zero"),
+        pytest.param(["--threads", "0"], id="zero-threads"),
+    ],
+)
+def test_serve_rejects_bad_options(
+    argv: list[str],
+    uvicorn_calls: list[dict[str, Any]],
+    fake_loaded: list[tuple[Any, ...]],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """--threshold outside [0, 1] is an error before any model is loaded."""
-    assert (main(["serve", "--threshold", "1.5"]), fake_loaded, uvicorn_calls) == (2, [], [])
+    """A bad port, thread count or threshold exits 2 with one line, before loading or binding."""
+    assert (main(["serve", *argv]), fake_loaded, uvicorn_calls) == (2, [], [])
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("routelet serve: error:") and "\n" not in err
+
+
+def test_serve_port_out_of_range_subprocess() -> None:
+    """`routelet serve --port 99999` in a real process prints one line and exits 2."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "routelet.cli", "serve", "--port", "99999"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and "between 1 and 65535" in lines[0]
 
 
 def test_serve_passes_host_and_port_to_uvicorn(
