@@ -58,7 +58,7 @@ class TfidfRouter:
 
 def fit_floor(paths: Paths, config: TrainConfig) -> TfidfRouter:
     """The floor, fitted on the rows SetFit trains on (minus calibration, plus augmented)."""
-    from routelet.train import build_training_set
+    from routelet.dataset import build_training_set
 
     train, _calib, _files = build_training_set(paths, config)
     return TfidfRouter().fit([ex.text for ex in train], [ex.intent.value for ex in train])

@@ -1,7 +1,8 @@
 """Data health checks: schema, per-label counts, duplicates, and train/eval leakage.
 
 Training side: every ``data/*.jsonl`` file plus the augmented rows that training
-derives from them with the config's seed. Evaluation side: every ``evals/*.jsonl``.
+derives from them, built by the one builder training uses (``routelet.dataset``: the
+calibration split is never augmented). Evaluation side: every ``evals/*.jsonl``.
 
 Leakage method (documented in ``docs/data.md``): texts are compared by their
 ``leakage_key`` (``preprocess``, then apostrophes unified and contractions and
@@ -27,9 +28,9 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from routelet.augment import augment
 from routelet.config import Paths, TrainConfig
 from routelet.data import Example, load_jsonl
+from routelet.dataset import split_and_augment
 from routelet.errors import DataError
 from routelet.intents import LABELS
 from routelet.preprocess import preprocess
@@ -254,7 +255,8 @@ def check(paths: Paths, config: TrainConfig, threshold: float = NEAR_DUP_THRESHO
         rows = _load_checked(path, report)
         written.extend(rows)
         train.extend((path.name, ex.text) for ex in rows)
-    augmented = augment(written, copies=config.augment_copies, seed=config.augment_seed)
+    # The augmented rows training builds (routelet.dataset): calibration rows are not augmented.
+    augmented = [ex for ex in split_and_augment(written, config)[0] if "augment_of" in ex.meta]
     report.augmented_rows = len(augmented)
     train.extend((f"augmented ({ex.meta['augment_of'][:30]})", ex.text) for ex in augmented)
     evals: list[tuple[str, str]] = []

@@ -19,17 +19,15 @@ import json
 import os
 import random
 import time
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from routelet.augment import augment
 from routelet.calibrate import fit_temperature, softmax
 from routelet.config import Paths, TrainConfig
-from routelet.data import Example, load_jsonl
+from routelet.dataset import build_training_set
 from routelet.errors import ModelError
 from routelet.intents import LABELS
 from routelet.preprocess import preprocess
@@ -191,36 +189,6 @@ class SetFitRouter:
         router.classes_ = np.array(LABELS)
         router.temperature_ = float(meta["temperature"])
         return router
-
-
-def split_calibration(
-    examples: list[Example], fraction: float, seed: int
-) -> tuple[list[Example], list[Example]]:
-    """Stratified split: ``(train, calibration)``, deterministic per seed."""
-    by_label: dict[str, list[Example]] = defaultdict(list)
-    for ex in examples:
-        by_label[ex.intent.value].append(ex)
-    rng = random.Random(seed)
-    train: list[Example] = []
-    calib: list[Example] = []
-    for label in LABELS:
-        rows = sorted(by_label[label], key=lambda e: e.text)
-        rng.shuffle(rows)
-        n_calib = round(len(rows) * fraction)
-        calib.extend(rows[:n_calib])
-        train.extend(rows[n_calib:])
-    return train, calib
-
-
-def build_training_set(
-    paths: Paths, config: TrainConfig
-) -> tuple[list[Example], list[Example], list[Path]]:
-    """``(training rows incl. augmented, calibration rows, data files used)``."""
-    files = paths.training_files()
-    written = [ex for p in files for ex in load_jsonl(p)]
-    train, calib = split_calibration(written, config.calibration_fraction, config.seed)
-    train = train + augment(train, copies=config.augment_copies, seed=config.augment_seed)
-    return train, calib, files
 
 
 def train(config: TrainConfig, paths: Paths, run_dir: Path) -> SetFitRouter:

@@ -1,10 +1,11 @@
-"""Tests of routelet.train's data handling (the parity suite exercises the torch training)."""
+"""Tests of routelet.dataset: the one training-set builder (train, the floor, check-data)."""
 
 from collections import Counter
 
+from routelet.checkdata import check
 from routelet.data import Example
+from routelet.dataset import build_training_set, split_calibration
 from routelet.intents import LABELS, Intent
-from routelet.train import build_training_set, split_calibration
 
 
 def _rows() -> list[Example]:
@@ -26,3 +27,11 @@ def test_training_set_excludes_calibration_rows(paths, train_config) -> None:  #
     assert files and calib
     assert not calib_texts & {e.text for e in train}
     assert not calib_texts & {e.meta.get("augment_of") for e in train}
+
+
+def test_check_data_checks_the_rows_training_reads(paths, train_config) -> None:  # type: ignore[no-untyped-def]
+    """check-data's augmented rows are exactly those of the training set (none of calibration)."""
+    train, _calib, _files = build_training_set(paths, train_config)
+    augmented = sum("augment_of" in ex.meta for ex in train)
+    assert augmented and check(paths, train_config).augmented_rows == augmented
+
