@@ -18,6 +18,9 @@ DEFAULT_MODEL_NAME = "routelet-v1"
 #: Top probability below which a prediction is a deferral, unless a model says otherwise
 #: (the manifest's ``defer_threshold``) or the caller passes one.
 DEFAULT_THRESHOLD = 0.5
+#: Who answers a ``Router``: its static tier, its encoder, or the cascade of both
+#: (``routelet.cascade``).
+TIERS = ("static", "encoder", "cascade")
 
 
 def _find_root(start: Path) -> Path:
@@ -82,14 +85,24 @@ class Paths:
 
 
 _SECTIONS: dict[str, tuple[str, ...]] = {
-    "model": ("name", "seed", "max_length"),
+    "model": ("name", "method", "seed", "max_length"),
     "augment": ("augment_copies", "augment_seed"),
     "setfit": ("num_iterations", "num_epochs", "batch_size", "body_learning_rate", "max_steps"),
+    "finetune": (
+        "ft_epochs",
+        "ft_batch_size",
+        "ft_body_learning_rate",
+        "ft_head_learning_rate",
+        "ft_label_smoothing",
+        "ft_freeze_embeddings",
+    ),
     "head": ("head_c",),
     "calibration": ("calibration_fraction",),
     "runtime": ("defer_threshold",),
     "export": ("smooth_alpha", "smooth_rows", "keep_fp32"),
 }
+#: ``[model] method``: SetFit pairs + logistic head, or end-to-end cross-entropy fine-tuning.
+TRAIN_METHODS = ("setfit", "cross_entropy")
 _ALIASES = {"copies": "augment_copies", "c": "head_c", "fraction": "calibration_fraction"}
 
 
@@ -102,6 +115,7 @@ class TrainConfig:
     """
 
     name: str = DEFAULT_MODEL_NAME
+    method: str = "setfit"  # or "cross_entropy" (routelet.finetune)
     seed: int = 42
     max_length: int = 64
     augment_copies: int = 1
@@ -112,6 +126,12 @@ class TrainConfig:
     body_learning_rate: float = 2e-5
     max_steps: int = -1
     head_c: float = 1.0
+    ft_epochs: float = 2.0
+    ft_batch_size: int = 32
+    ft_body_learning_rate: float = 5e-5
+    ft_head_learning_rate: float = 5e-3
+    ft_label_smoothing: float = 0.05
+    ft_freeze_embeddings: bool = True
     calibration_fraction: float = 0.15
     defer_threshold: float = DEFAULT_THRESHOLD
     smooth_alpha: float = 0.8
@@ -140,6 +160,8 @@ class TrainConfig:
                 field_name = _ALIASES.get(key, key)
                 if section == "augment" and key == "seed":
                     field_name = "augment_seed"
+                if section == "finetune":
+                    field_name = f"ft_{key}"
                 if field_name not in _SECTIONS[section]:
                     raise ConfigError(f"{path}: unknown key {key!r} in [{section}]")
                 expected = type(getattr(defaults, field_name))
@@ -154,4 +176,9 @@ class TrainConfig:
                         f"{path}: [{section}] {key} must be {expected.__name__}, got {value!r}"
                     )
                 values[field_name] = value
+        method = values.get("method", defaults.method)
+        if method not in TRAIN_METHODS:
+            raise ConfigError(
+                f"{path}: [model] method must be one of {TRAIN_METHODS}, got {method!r}"
+            )
         return cls(**values)  # type: ignore[arg-type]

