@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import platform
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,13 +25,7 @@ from routelet.data import load_jsonl
 from routelet.evaluate import compute_metrics
 from routelet.intents import LABELS, ROUTABLE
 from routelet.runtime import Router
-
-SHORT = "hey um play some jazz on spotify"
-LONG = (
-    "okay so um find me a cheap hotel in lisbon for friday night near the old town, "
-    "check the reviews, and if it's under a hundred and twenty euros book it and send "
-    "the confirmation to my sister"
-)
+from routelet.timing import measure_latency, measure_speedup
 
 
 def _cpu_name() -> str:
@@ -43,93 +36,6 @@ def _cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown CPU"
-
-
-def _time_calls(fn: Any, arg: Any, rounds: int, warmup: int) -> np.ndarray:
-    for _ in range(warmup):
-        fn(arg)
-    samples = np.empty(rounds)
-    for i in range(rounds):
-        start = time.perf_counter()
-        fn(arg)
-        samples[i] = (time.perf_counter() - start) * 1000.0
-    return samples  # (rounds,) milliseconds
-
-
-def _p(samples: np.ndarray) -> dict[str, float]:
-    return {
-        "p50_ms": round(float(np.percentile(samples, 50)), 3),
-        "p99_ms": round(float(np.percentile(samples, 99)), 3),
-    }
-
-
-def measure_latency(
-    model_dir: Path, batch_texts: list[str]
-) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    start = time.perf_counter()
-    router = Router.load(model_dir, threads=1)
-    router.classify(SHORT)
-    cold_ms = (time.perf_counter() - start) * 1000.0
-    short = _time_calls(router.classify, SHORT, 2000, 50)
-    long = _time_calls(router.classify, LONG, 500, 20)
-    batch_router = Router.load(model_dir, threads=2)
-    batch = _time_calls(batch_router.classify_batch, batch_texts, 5, 1)
-    result = {
-        "single_short": _p(short),
-        "single_long": _p(long),
-        "batch_texts_per_s": round(len(batch_texts) / (float(np.median(batch)) / 1000.0)),
-        "cold_start_ms": round(cold_ms, 1),
-        "threads": {"single": 1, "batch": 2},
-    }
-    return result, {"short command": short, "long command": long}
-
-
-def _setfit_predict(run_dir: Path) -> Any:
-    """SetFit's own torch ``predict``, 1 thread, if the train extra and a run exist."""
-    if not (run_dir / "train_meta.json").is_file():
-        return None
-    try:
-        import torch
-
-        from routelet.train import SetFitRouter
-    except ImportError:
-        return None
-    torch.set_num_threads(1)
-    return SetFitRouter.load(run_dir).model_.predict
-
-
-def measure_speedup(model_dir: Path, run_dir: Path, blocks: int = 10) -> dict[str, Any] | None:
-    """ONNX ``classify`` vs SetFit ``predict`` on the same text, timed in alternating blocks.
-
-    Alternating 100-call ONNX blocks with 20-call SetFit blocks exposes both to the same
-    machine conditions, so the ratio of medians is not skewed by load that comes and goes.
-    """
-    predict = _setfit_predict(run_dir)
-    if predict is None:
-        return None
-    router = Router.load(model_dir, threads=1)
-    onnx_ms, setfit_ms = [], []
-    for _ in range(blocks):
-        onnx_ms.append(_time_calls(router.classify, SHORT, 100, 5))
-        setfit_ms.append(_time_calls(predict, [SHORT], 20, 2))
-    onnx, setfit = np.concatenate(onnx_ms), np.concatenate(setfit_ms)
-    return {
-        "onnx": _p(onnx),
-        "setfit_torch": _p(setfit),
-        "speedup": round(float(np.median(setfit) / np.median(onnx)), 1),
-    }
-
-
-def _row_metrics(m: Any) -> dict[str, Any]:
-    return {
-        "n": m.n,
-        "accuracy": m.accuracy,
-        "macro_f1": m.macro_f1,
-        "none_recall": m.none_recall,
-        "deferral_rate": m.deferral_rate,
-        "ece": m.ece,
-        "recall": {k: v["recall"] for k, v in m.per_intent.items() if v["support"]},
-    }
 
 
 def build(paths: Paths, model_dir: Path, out_dir: Path, latency: bool = True) -> dict[str, Any]:
@@ -155,7 +61,7 @@ def build(paths: Paths, model_dir: Path, out_dir: Path, latency: bool = True) ->
             m = compute_metrics(
                 [r.text for r in rows], [r.intent.value for r in rows], probs, onnx.threshold
             )
-            results["routers"][name][path.stem] = _row_metrics(m)
+            results["routers"][name][path.stem] = m.summary()
             if router is onnx and path.stem == "holdout":
                 holdout_probs = probs
                 gold = np.array([LABELS.index(r.intent.value) for r in rows])
@@ -178,7 +84,7 @@ def build(paths: Paths, model_dir: Path, out_dir: Path, latency: bool = True) ->
         holdout = [r.text for r in load_jsonl(paths.evals / "holdout.jsonl")]
         results["latency"], samples = measure_latency(model_dir, holdout)
         plots.latency_histogram(samples, out_dir / "latency_histogram.png")
-        speedup = measure_speedup(model_dir, paths.root / "runs" / config.name)
+        speedup = measure_speedup(model_dir, paths.run_dir(config.name))
         results["latency"]["setfit_torch_single_short"] = speedup and speedup["setfit_torch"]
         if speedup:
             results["latency"]["speedup_vs_setfit"] = speedup["speedup"]

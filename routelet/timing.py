@@ -1,0 +1,116 @@
+"""Latency measurements shared by ``routelet report`` and ``suites/latency``.
+
+The sample commands (``SHORT``, ``LONG``), per-call timing, p50/p99, the latency block
+of the report, and the one speed-up measurement: the runtime's ``classify`` against
+SetFit's own torch ``predict`` on the same text, one thread each, in alternating blocks
+of calls so that load which comes and goes hits both sides alike.
+
+It measures and returns numbers; it sets no budget (``suites/budgets.toml`` does) and
+writes nothing. Torch is imported only by ``measure_speedup``, and only when the train
+extra and a training run are there.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from routelet.runtime import Router
+
+SHORT = "hey um play some jazz on spotify"
+LONG = (
+    "okay so um find me a cheap hotel in lisbon for friday night near the old town, "
+    "check the reviews, and if it's under a hundred and twenty euros book it and send "
+    "the confirmation to my sister"
+)
+#: Texts routed at once by the batch-throughput measurement (one per core here).
+BATCH_WORKERS = 2
+
+
+def time_calls(fn: Callable[[Any], Any], arg: Any, rounds: int, warmup: int) -> NDArray[Any]:
+    """Milliseconds of each of ``rounds`` calls ``fn(arg)``, after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        fn(arg)
+    samples = np.empty(rounds)  # (rounds,) milliseconds
+    for i in range(rounds):
+        start = time.perf_counter()
+        fn(arg)
+        samples[i] = (time.perf_counter() - start) * 1000.0
+    return samples
+
+
+def percentiles(samples_ms: NDArray[Any]) -> dict[str, float]:
+    """``{"p50_ms", "p99_ms"}`` of per-call samples in milliseconds, rounded to the microsecond."""
+    return {
+        "p50_ms": round(float(np.percentile(samples_ms, 50)), 3),
+        "p99_ms": round(float(np.percentile(samples_ms, 99)), 3),
+    }
+
+
+def measure_latency(
+    model_dir: Path, batch_texts: list[str]
+) -> tuple[dict[str, Any], dict[str, NDArray[Any]]]:
+    """Single-call latency (1 thread), batch throughput and cold start of the model in
+    ``model_dir``; returns the report's latency block and the raw samples by name."""
+    start = time.perf_counter()
+    router = Router.load(model_dir, threads=1)
+    router.classify(SHORT)
+    cold_ms = (time.perf_counter() - start) * 1000.0
+    short = time_calls(router.classify, SHORT, 2000, 50)
+    long = time_calls(router.classify, LONG, 500, 20)
+
+    def batch(texts: list[str]) -> None:
+        router.classify_batch(texts, workers=BATCH_WORKERS)
+
+    batch_ms = time_calls(batch, batch_texts, 5, 1)
+    result = {
+        "single_short": percentiles(short),
+        "single_long": percentiles(long),
+        "batch_texts_per_s": round(len(batch_texts) / (float(np.median(batch_ms)) / 1000.0)),
+        "cold_start_ms": round(cold_ms, 1),
+        "threads": {"single": 1, "batch": BATCH_WORKERS},
+    }
+    return result, {"short command": short, "long command": long}
+
+
+def _setfit_predict(run_dir: Path) -> Callable[[list[str]], Any] | None:
+    """SetFit's own torch ``predict`` on 1 thread, if the train extra and a run exist."""
+    if not (run_dir / "train_meta.json").is_file():
+        return None
+    try:
+        import torch
+
+        from routelet.train import SetFitRouter
+    except ImportError:
+        return None
+    torch.set_num_threads(1)
+    predict: Callable[[list[str]], Any] = SetFitRouter.load(run_dir).model_.predict
+    return predict
+
+
+def measure_speedup(model_dir: Path, run_dir: Path, blocks: int = 10) -> dict[str, Any] | None:
+    """The runtime's ``classify`` against SetFit's torch ``predict`` on ``SHORT``, 1 thread each.
+
+    Alternating 100-call runtime blocks with 20-call SetFit blocks exposes both to the
+    same machine conditions, so the ratio of medians is not skewed by load that comes
+    and goes. None when ``run_dir`` holds no training run or torch is not installed.
+    """
+    predict = _setfit_predict(run_dir)
+    if predict is None:
+        return None
+    router = Router.load(model_dir, threads=1)
+    onnx_ms, setfit_ms = [], []
+    for _ in range(blocks):
+        onnx_ms.append(time_calls(router.classify, SHORT, 100, 5))
+        setfit_ms.append(time_calls(predict, [SHORT], 20, 2))
+    onnx, setfit = np.concatenate(onnx_ms), np.concatenate(setfit_ms)
+    return {
+        "onnx": percentiles(onnx),
+        "setfit_torch": percentiles(setfit),
+        "speedup": round(float(np.median(setfit) / np.median(onnx)), 1),
+    }
