@@ -94,13 +94,33 @@ def load_jsonl(path: Path) -> list[Example]:
     return list(iter_jsonl(path))
 
 
+def parse_command(line: str, where: str, jsonl: bool = True) -> dict[str, object]:
+    """One non-blank line of an unlabelled command file as a row with a string ``text``.
+
+    ``jsonl``: the line is a JSON object with a non-blank string ``text`` (other fields
+    kept); otherwise the stripped line is the text. A bad line raises ``DataError``
+    starting with ``where`` (``file:line``).
+    """
+    if not jsonl:
+        return {"text": line.strip()}
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{where}: invalid JSON ({exc.msg})") from None
+    if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+        raise DataError(f"{where}: expected an object with a string 'text'")
+    if is_blank(row["text"]):
+        raise DataError(f"{where}: 'text' is empty")
+    return row
+
+
 def iter_commands(path: Path) -> Iterator[tuple[int, dict[str, object]]]:
     """Unlabelled commands: ``(line number, row)`` from a ``.jsonl`` file (objects with a
     non-blank string ``text``; other fields kept) or any other file (one command a line,
     stripped).
 
     Blank lines are skipped; a bad row (or a blank ``text``) raises ``DataError`` naming
-    the file and line.
+    the file and line (``parse_command``).
     """
     path = Path(path)
     if not path.is_file():
@@ -109,20 +129,8 @@ def iter_commands(path: Path) -> Iterator[tuple[int, dict[str, object]]]:
         lineno = 0
         try:
             for lineno, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                if path.suffix != ".jsonl":
-                    yield lineno, {"text": line.strip()}
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DataError(f"{path}:{lineno}: invalid JSON ({exc.msg})") from None
-                if not isinstance(row, dict) or not isinstance(row.get("text"), str):
-                    raise DataError(f"{path}:{lineno}: expected an object with a string 'text'")
-                if is_blank(row["text"]):
-                    raise DataError(f"{path}:{lineno}: 'text' is empty")
-                yield lineno, row
+                if line.strip():
+                    yield lineno, parse_command(line, f"{path}:{lineno}", path.suffix == ".jsonl")
         except UnicodeDecodeError as exc:
             raise DataError(f"{path}:{lineno + 1}: not valid UTF-8 ({exc.reason})") from None
 
