@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from routelet.config import Paths, TrainConfig
+from routelet.config import DEFAULT_THRESHOLD, Paths, TrainConfig
 
 # Hypothesis profiles: "ci" is thorough but bounded; "dev" is quick. Select with
 # HYPOTHESIS_PROFILE (CI sets ci).
@@ -76,7 +76,7 @@ def scores(request: pytest.FixtureRequest, paths: Paths):  # type: ignore[no-unt
             router = request.getfixturevalue(
                 "shipped_router" if router_name == "onnx" else f"{router_name}_router"
             )
-            threshold = getattr(router, "threshold", 0.5)
+            threshold = getattr(router, "threshold", DEFAULT_THRESHOLD)
             cache[key] = evaluate_file(router, paths.evals / f"{stem}.jsonl", threshold)
         return cache[key]
 

@@ -1,16 +1,25 @@
-"""Parity suite: the exported ONNX router answers like its torch self.
+"""Parity suite: the exported ONNX router answers like its torch self, and like itself.
 
 A tiny SetFit model is trained in a session fixture, exported by the shipping export
 code, and compared on real holdout utterances and adversarial ones: fp32 labels must be
 identical (``np.array_equal``) with probabilities within ``FP32_PROB_ATOL``; int8 labels
-must agree on at least the tiny model's floor.
+must agree on at least the tiny model's floor. Torch encodes in padded batches, the
+runtime one unpadded text per call, so the fp32 comparison also checks the runtime's
+attention mask and pooling: ``test_broken_padding_mask_fails_parity`` breaks the mask on
+purpose and shows the comparison failing. Every multi-text call of the runtime must give
+each text bit for bit what ``classify`` gives it; int8 padded batches would not
+(``test_padded_int8_batches_change_answers``). The shipped model's entry points are
+compared on every eval file in ``test_entry_points.py``.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
+from routelet.calibrate import softmax
 from routelet.data import load_jsonl
 from routelet.export import FP32_PROB_ATOL, INT8_MIN_AGREEMENT, ParityResult, check_parity
 from suites.budgets import BUDGETS
@@ -18,9 +27,7 @@ from suites.budgets import BUDGETS
 pytestmark = [pytest.mark.train, pytest.mark.slow]
 
 ADVERSARIAL = [
-    pytest.param("", id="empty"),
     pytest.param("?!...", id="empty-after-preprocess"),
-    pytest.param("   \t\n ", id="whitespace"),
     pytest.param("play " * 120, id="very-long"),
     pytest.param("pourriez-vous éteindre la lumière du salon", id="french"),
     pytest.param("今日は天気がいいですね", id="japanese"),
@@ -68,12 +75,63 @@ def test_int8_agreement(tiny_run, tiny_onnx, real_texts) -> None:  # type: ignor
     assert result.int8_agreement >= BUDGETS["parity"]["tiny_int8_min_agreement"]
 
 
-def test_batch_equals_single(tiny_onnx, real_texts) -> None:  # type: ignore[no-untyped-def]
-    """Padding in a batch does not change any row's probabilities."""
+@pytest.mark.parametrize("which", [pytest.param(0, id="fp32"), pytest.param(1, id="int8")])
+def test_multi_text_calls_equal_classify(tiny_onnx, real_texts, which: int) -> None:  # type: ignore[no-untyped-def]
+    """predict_proba and classify_batch, on 1 or more workers, give each text classify's answer."""
+    router = tiny_onnx[which]
+    single = np.array([list(router.classify(t).distribution.values()) for t in real_texts])
+    assert np.array_equal(router.predict_proba(real_texts), single)
+    assert np.array_equal(router.predict_proba(real_texts, workers=3), single)
+    assert router.classify_batch(real_texts, workers=2) == [router.classify(t) for t in real_texts]
+
+
+def _padded_batch_proba(router: Any, texts: list[str]) -> np.ndarray:
+    """What a padded batch gives: texts padded to the longest, masked correctly, one call."""
+    from routelet.preprocess import preprocess
+
+    encodings = [router._tokenizer.encode(preprocess(t)).ids for t in texts]
+    width = max(len(ids) for ids in encodings)
+    ids = np.zeros((len(texts), width), dtype=np.int64)  # (n, L), 0 = [PAD]
+    mask = np.zeros_like(ids)
+    for row, seq in enumerate(encodings):
+        ids[row, : len(seq)], mask[row, : len(seq)] = seq, 1
+    feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+    hidden = router._session.run(None, feeds)[0]  # (n, L, 384)
+    m = mask[:, :, None].astype(np.float32)
+    pooled = (hidden * m).sum(axis=1) / m.sum(axis=1)  # (n, 384)
+    emb = pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
+    return softmax(emb @ router._coef_t + router._intercept, router.temperature)
+
+
+def test_padded_int8_batches_change_answers(tiny_onnx, real_texts) -> None:  # type: ignore[no-untyped-def]
+    """With activations quantised per call, a padded int8 batch moves probabilities (why
+    the runtime never pads): the exact-equality test above would catch a batched path."""
+    _, int8 = tiny_onnx
+    single = int8.predict_proba(real_texts)
+    assert not np.array_equal(_padded_batch_proba(int8, real_texts), single)
+
+
+def test_padded_fp32_batches_match_within_tolerance(tiny_onnx, real_texts) -> None:  # type: ignore[no-untyped-def]
+    """The padded reference itself is right: for fp32 it matches single calls closely."""
     fp32, _ = tiny_onnx
-    batch = fp32.predict_proba(real_texts[:20])
-    single = np.vstack([fp32.predict_proba([t]) for t in real_texts[:20]])
-    np.testing.assert_allclose(batch, single, atol=1e-5)
+    np.testing.assert_allclose(
+        _padded_batch_proba(fp32, real_texts), fp32.predict_proba(real_texts), atol=1e-5
+    )
+
+
+def test_broken_padding_mask_fails_parity(tiny_run, tiny_onnx, real_texts, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Padding every text to 64 tokens with the pads left in the mask breaks fp32 parity
+    with torch (so the parity tests above can fail)."""
+    torch_router, _ = tiny_run
+    fp32, _ = tiny_onnx
+    correct = fp32._feeds
+
+    def broken_feeds(ids: list[int]) -> dict[str, np.ndarray]:
+        return correct(ids + [0] * (64 - len(ids)))  # [PAD] tokens, and the mask all ones
+
+    monkeypatch.setattr(fp32, "_feeds", broken_feeds)
+    diff = np.abs(torch_router.predict_proba(real_texts) - fp32.predict_proba(real_texts))
+    assert diff.max() > FP32_PROB_ATOL
 
 
 @pytest.mark.parametrize(
