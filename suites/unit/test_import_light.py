@@ -15,6 +15,9 @@ LIGHT_MODULES = [
     "routelet.runtime",
     "routelet.evaluate",
     "routelet.report",
+    "routelet.timing",
+    "routelet.extras",
+    "routelet.dataset",
 ]
 
 

@@ -47,7 +47,7 @@ def test_classify_batch_keeps_input_order(shipped_router: Router, workers: int) 
 
 
 def test_batch_mates_do_not_change_an_answer(shipped_router: Router) -> None:
-    """A text's distribution is the same alone and among long batch-mates (issue 12: `next`)."""
+    """A text gets the same answer alone and among batch-mates (padding once moved `next`)."""
     among = shipped_router.classify_batch(["next", "pause", "stop", "skip", "louder", "hey"])
     assert among[0] == shipped_router.classify("next")
 
