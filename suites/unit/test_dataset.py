@@ -34,4 +34,3 @@ def test_check_data_checks_the_rows_training_reads(paths, train_config) -> None:
     train, _calib, _files = build_training_set(paths, train_config)
     augmented = sum("augment_of" in ex.meta for ex in train)
     assert augmented and check(paths, train_config).augmented_rows == augmented
-
