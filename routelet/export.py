@@ -178,14 +178,11 @@ def export(
         for path in eval_files or []:
             rows = load_jsonl(path)
             texts = [r.text for r in rows]
-            m = compute_metrics(texts, [r.intent.value for r in rows], int8.predict_proba(texts))
-            metrics[path.name] = {
-                "n": m.n,
-                "accuracy": m.accuracy,
-                "macro_f1": m.macro_f1,
-                "none_recall": m.none_recall,
-                "ece": m.ece,
-            }
+            gold = [r.intent.value for r in rows]
+            probs = int8.predict_proba(texts)
+            metrics[path.name] = compute_metrics(
+                texts, gold, probs, threshold=config.defer_threshold
+            ).summary()
         staging = output.with_name(output.name + ".staging")
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
@@ -236,7 +233,7 @@ def export(
 
 def run_cli(args: argparse.Namespace) -> int:
     paths = Paths.discover()
-    run_dir = Path(args.run_dir) if args.run_dir else paths.root / "runs" / "routelet-v1"
+    run_dir = Path(args.run_dir) if args.run_dir else paths.run_dir()
     if not (run_dir / "config.toml").is_file():
         raise ModelError(f"{run_dir}: no config.toml; run `routelet train` first")
     config = TrainConfig.from_toml(run_dir / "config.toml")

@@ -26,6 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from routelet.calibrate import fit_temperature, softmax
+from routelet.config import TrainConfig
 from routelet.errors import ModelError
 from routelet.intents import LABELS
 from routelet.preprocess import preprocess
@@ -44,13 +45,12 @@ def _length_bucketed_batches(
     """
     order = rng.permutation(len(lengths))
     chunk = batch_size * 50
-    batches = []
+    batches: list[NDArray[np.intp]] = []
     for start in range(0, len(order), chunk):
         part = order[start : start + chunk]
         part = part[np.argsort(lengths[part], kind="stable")]
         batches.extend(part[i : i + batch_size] for i in range(0, len(part), batch_size))
-    rng.shuffle(batches)  # type: ignore[arg-type]
-    return batches
+    return [batches[i] for i in rng.permutation(len(batches))]
 
 
 class FineTunedRouter:
@@ -67,7 +67,7 @@ class FineTunedRouter:
         warmup_fraction: float = 0.1,
         label_smoothing: float = 0.05,
         distill_weight: float = 0.0,
-        max_length: int = 64,
+        max_length: int = TrainConfig.max_length,
         freeze_embeddings: bool = True,
         seed: int = 42,
         show_progress_bar: bool = True,
@@ -236,7 +236,7 @@ class FineTunedRouter:
         if not meta_path.is_file():
             raise ModelError(f"{run_dir}: not a training run (no {RUN_META}); run `routelet train`")
         meta: dict[str, Any] = json.loads(meta_path.read_text())
-        router = cls(max_length=int(meta.get("max_length", 64)), show_progress_bar=False)
+        router = cls(max_length=int(meta["max_length"]), show_progress_bar=False)
         router.body_ = SentenceTransformer(
             str(run_dir / ENCODER_DIR), device="cpu", local_files_only=True
         )

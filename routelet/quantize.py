@@ -123,9 +123,10 @@ def quantize_int8(
     out_path: Path,
     tokenizer_path: Path,
     calibration_texts: Sequence[str],
+    *,
+    max_length: int,
     alpha: float = 0.8,
     keep_fp32: Sequence[str] = (),
-    max_length: int = 64,
 ) -> Path:
     """Smooth, quantise the embeddings per row, then dynamic int8; write ``out_path``."""
     import onnx

@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -70,7 +71,7 @@ class SetFitRouter:
         batch_size: int = 16,
         body_learning_rate: float = 2e-5,
         max_steps: int = -1,
-        max_length: int = 64,
+        max_length: int = TrainConfig.max_length,
         head_c: float = 1.0,
         seed: int = 42,
         show_progress_bar: bool = True,
@@ -204,7 +205,7 @@ class SetFitRouter:
         if not (run_dir / RUN_META).is_file():
             raise ModelError(f"{run_dir}: not a training run (no {RUN_META}); run `routelet train`")
         meta = json.loads((run_dir / RUN_META).read_text())
-        router = cls(max_length=meta.get("max_length", 64), show_progress_bar=False)
+        router = cls(max_length=int(meta["max_length"]), show_progress_bar=False)
         router.model_ = SetFitModel.from_pretrained(str(run_dir / "setfit"), local_files_only=True)
         router.model_.model_body.max_seq_length = router.max_length
         router.classes_ = np.array(LABELS)
@@ -267,7 +268,7 @@ def train(config: TrainConfig, paths: Paths, run_dir: Path) -> Any:
         }
     )
     (run_dir / RUN_META).write_text(json.dumps(meta, indent=2, default=str) + "\n")
-    print(f"trained in {elapsed:.0f} s; temperature {router.temperature_:.3f}; saved {run_dir}")
+    print(f"trained in {elapsed:.0f} s; temperature {router.temperature_:.3f}")
     return router
 
 
@@ -277,8 +278,18 @@ def run_cli(args: argparse.Namespace) -> int:
     config = TrainConfig.from_toml(config_path)
     if args.max_steps is not None:
         config = TrainConfig(**{**config.__dict__, "max_steps": args.max_steps})
-    run_dir = Path(args.run_dir) if args.run_dir else paths.root / "runs" / config.name
-    (run_dir).mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.toml").write_bytes(config_path.read_bytes())
-    train(config, paths, run_dir)
+    run_dir = Path(args.run_dir) if args.run_dir else paths.run_dir(config.name)
+    # Train into a staging directory and rename at the end: a failed run leaves nothing.
+    staging = run_dir.with_name(run_dir.name + ".staging")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        (staging / "config.toml").write_bytes(config_path.read_bytes())
+        train(config, paths, staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    shutil.rmtree(run_dir, ignore_errors=True)
+    staging.rename(run_dir)
+    print(f"run saved to {run_dir}")
     return 0

@@ -10,7 +10,21 @@ from routelet.errors import ConfigError
 
 def test_checked_in_config_parses(train_config: TrainConfig) -> None:
     """configs/default.toml names the shipped model and parses without error."""
-    assert train_config.name == "routelet-v1" and 0 < train_config.calibration_fraction < 0.5
+    assert train_config.name == DEFAULT_MODEL_NAME and 0 < train_config.calibration_fraction < 0.5
+
+
+def test_finetune_section_maps_to_its_fields(tmp_path: Path) -> None:
+    """[finetune] keys land in the ft_* fields, and [model] method selects the trainer."""
+    path = tmp_path / "c.toml"
+    path.write_text(
+        '[model]\nmethod = "cross_entropy"\n[finetune]\nepochs = 3\nfreeze_embeddings = false\n'
+    )
+    config = TrainConfig.from_toml(path)
+    assert (config.method, config.ft_epochs, config.ft_freeze_embeddings) == (
+        "cross_entropy",
+        3.0,
+        False,
+    )
 
 
 @pytest.mark.parametrize(
@@ -20,6 +34,8 @@ def test_checked_in_config_parses(train_config: TrainConfig) -> None:
         pytest.param("[nope]\nx = 1\n", "unknown section", id="unknown-section"),
         pytest.param('[setfit]\nbatch_size = "16"\n', "must be int", id="wrong-type"),
         pytest.param("[setfit\n", "invalid TOML", id="bad-toml"),
+        pytest.param('[model]\nmethod = "svm"\n', "method must be one of", id="bad-method"),
+        pytest.param("[finetune]\nbatch_size = 1.5\n", "must be int", id="finetune-type"),
     ],
 )
 def test_bad_config_is_a_config_error(tmp_path: Path, toml: str, message: str) -> None:
