@@ -119,3 +119,52 @@ def tiny_onnx(tiny_run, tmp_path_factory: pytest.TempPathFactory):  # type: igno
     int8_path = quantize_int8(fp32_path, out / "model.onnx", tokenizer, texts)
     head = head_payload(router)
     return onnx_router(fp32_path, tokenizer, head), onnx_router(int8_path, tokenizer, head)
+
+
+@pytest.fixture(scope="session")
+def static_model_dir(paths: Paths, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped model plus a synthetic static tier (seeded random int8 rows and head).
+
+    Torch-free and quick: it tests the static runtime and the cascade, not distillation.
+    ``tau`` is the median static confidence on holdout, so the cascade answers about half
+    of those rows from each tier.
+    """
+    import shutil
+
+    import numpy as np
+    from tokenizers import Tokenizer
+
+    from routelet.data import load_jsonl
+    from routelet.distill import write_static_tier
+    from routelet.intents import LABELS
+    from routelet.static_tier import StaticTier
+
+    out = tmp_path_factory.mktemp("static_model") / "model"
+    shutil.copytree(paths.default_model, out)
+    tokenizer_json = (out / "tokenizer.json").read_text(encoding="utf-8")
+    rng = np.random.default_rng(0)
+    vocab = Tokenizer.from_str(tokenizer_json).get_vocab_size()
+    vectors = rng.integers(-127, 128, size=(vocab, 16), dtype=np.int8)  # (V, 16)
+    scales = rng.uniform(0.5, 1.5, size=vocab).astype(np.float32)  # (V,)
+    head = {
+        "labels": list(LABELS),
+        "coef": (rng.normal(size=(len(LABELS), 16)) * 4).tolist(),
+        "intercept": [0.0] * len(LABELS),
+        "temperature": 1.0,
+        "tau": 0.5,
+        "max_tokens": 512,
+        "max_chars": 3584,
+        "unk_id": None,
+    }
+    tier = StaticTier(
+        Tokenizer.from_str(tokenizer_json),
+        vectors * scales[:, None],
+        coef=np.asarray(head["coef"]),
+        intercept=np.zeros(len(LABELS)),
+        temperature=1.0,
+        tau=0.5,
+    )
+    texts = [ex.text for ex in load_jsonl(paths.evals / "holdout.jsonl")]
+    head["tau"] = float(np.median(tier.predict_proba(texts).max(axis=1)))
+    write_static_tier(out, tokenizer_json, vectors, scales, head, {"synthetic": True})
+    return out

@@ -7,7 +7,7 @@ and writes one JSON object per input row to ``--output`` (or stdout).
 
 Output shape, the same for arguments (``--json``) and files: every input field copied
 unchanged, plus one ``prediction`` object ``{intent, confidence, deferred,
-distribution}``. An input row that already has a ``prediction`` field is refused
+distribution, tier}``. An input row that already has a ``prediction`` field is refused
 rather than overwritten. Each answer is exactly ``Router.classify(text)``'s: texts are
 routed one per call (``--threads`` routes several at once, with the same answers).
 
@@ -104,7 +104,7 @@ def run_cli(args: argparse.Namespace) -> int:
     blank = [i for i, text in enumerate(args.texts, start=1) if is_blank(text)]
     if blank:
         raise RouteletError(f"argument {blank[0]} is empty or only whitespace: nothing to route")
-    router = Router.load(args.model, threshold=args.threshold)
+    router = Router.load(args.model, threshold=args.threshold, tier=args.tier)
     if args.input:
         source = Path(args.input)
         if not args.output:

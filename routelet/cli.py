@@ -16,13 +16,22 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from routelet import __version__
-from routelet.config import DEFAULT_MODEL_NAME, DEFAULT_THRESHOLD
+from routelet.config import DEFAULT_MODEL_NAME, DEFAULT_THRESHOLD, TIERS
 from routelet.errors import RouteletError
 
 Handler = Callable[[argparse.Namespace], int]
 #: (name, help, add_args, module, extra or None), in the order ``--help`` lists them.
 _COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], str, str | None]] = []
 _MODEL_DIR = f"models/{DEFAULT_MODEL_NAME}"
+
+
+def _add_tier(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--tier",
+        choices=TIERS,
+        help="who answers: the static tier, the encoder, or the cascade "
+        "(default: cascade when the model has a static tier, else encoder)",
+    )
 
 
 def _register(
@@ -86,6 +95,19 @@ def _export_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", help="model directory to write (default: models/<name>)")
 
 
+@_register(
+    "distill",
+    "add the static tier (model2vec) and the cascade to an exported model directory",
+    "distill",
+    "train",
+)
+def _distill_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--run", help=f"training run the model came from (default: runs/{DEFAULT_MODEL_NAME})"
+    )
+    p.add_argument("--model", help=f"exported model directory to add it to (default: {_MODEL_DIR})")
+
+
 @_register("classify", "route commands given as arguments or from a file", "classify")
 def _classify_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("texts", nargs="*", help="commands to route")
@@ -99,6 +121,7 @@ def _classify_args(p: argparse.ArgumentParser) -> None:
         default=1,
         help="texts routed at once, one per thread; answers do not change (default: 1)",
     )
+    _add_tier(p)
     p.add_argument("--json", action="store_true", help="print one JSON object per command")
 
 
@@ -117,6 +140,7 @@ def _eval_args(p: argparse.ArgumentParser) -> None:
         type=float,
         help=f"deferral threshold in [0, 1] (default: the model's, else {DEFAULT_THRESHOLD})",
     )
+    _add_tier(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -127,6 +151,7 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help=f"model directory (default: {_MODEL_DIR})")
     p.add_argument("--threshold", type=float, help="confidence below which to defer")
     p.add_argument("--threads", type=int, default=1, help="onnxruntime threads (default: 1)")
+    _add_tier(p)
 
 
 @_register("teacher", "label commands with the LLM teacher (needs the llm extra)", "teacher", "llm")

@@ -143,15 +143,20 @@ def compute_metrics(
     )
 
 
-def load_router(kind: str, model: str | None = None, paths: Paths | None = None) -> ProbaRouter:
-    """Build a router of ``kind`` (onnx, setfit, tfidf, claude) behind ``predict_proba``."""
+def load_router(
+    kind: str, model: str | None = None, paths: Paths | None = None, tier: str | None = None
+) -> ProbaRouter:
+    """Build a router of ``kind`` (onnx, setfit, tfidf, claude) behind ``predict_proba``;
+    ``tier`` (static, encoder, cascade) applies to the onnx router only."""
     paths = paths or Paths.discover()
+    if tier is not None and kind != "onnx":
+        raise RouteletError(f"--tier applies to the onnx router only, not {kind}")
     if kind in ROUTER_EXTRAS:
         require(ROUTER_EXTRAS[kind], f"the {kind} router")
     if kind == "onnx":
         from routelet.runtime import Router
 
-        return Router.load(model)
+        return Router.load(model, tier=tier)
     if kind == "setfit":
         from routelet.train import SetFitRouter
 
@@ -227,7 +232,7 @@ def run_cli(args: argparse.Namespace) -> int:
         check_threshold(args.threshold)
     data = Path(args.data)
     load_scored_rows(data)  # a missing, bad or empty file fails before a router is built
-    router = load_router(args.router, args.model)
+    router = load_router(args.router, args.model, tier=args.tier)
     threshold = args.threshold
     if threshold is None:
         threshold = getattr(router, "threshold", DEFAULT_THRESHOLD)

@@ -246,4 +246,7 @@ def run_cli(args: argparse.Namespace) -> int:
     for name, m in manifest["metrics"].items():
         summary = f"accuracy {m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f}, ECE {m['ece']:.4f}"
         print(f"  {name}: {summary}")
+    from routelet.distill import add_static_tier, print_record
+
+    print_record(add_static_tier(run_dir, output, paths), output)  # the static tier and tau
     return 0

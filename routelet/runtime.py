@@ -16,6 +16,12 @@ give bit-identical distributions for the same text. Multi-text calls may run sev
 texts at once on worker threads (onnxruntime releases the GIL), which changes only
 the speed.
 
+A model directory that also holds a static tier (``routelet.static_tier``, added by
+``routelet distill``) is opened with it, and ``tier`` says who answers: ``cascade`` (the
+default then: the static tier when its confidence reaches the model's ``tau``, else the
+encoder; ``routelet.cascade``), ``static`` or ``encoder``. ``Prediction.tier`` names the
+tier that answered.
+
 An empty or whitespace-only text is refused with ``DataError`` (``routelet.data.is_blank``),
 as on every other path. Nothing is loaded at import time. It does not train, export or
 download anything.
@@ -34,12 +40,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from routelet.calibrate import softmax
+from routelet.cascade import answer, resolve_tier
 from routelet.config import DEFAULT_THRESHOLD, Paths
 from routelet.data import is_blank
 from routelet.errors import ConfigError, DataError, ModelError
 from routelet.intents import LABELS, Intent
 from routelet.manifest import verify_artifacts
 from routelet.preprocess import preprocess
+from routelet.static_tier import StaticTier, has_static_tier
 
 _NONE_COLUMN = LABELS.index(Intent.NONE.value)
 
@@ -67,6 +75,7 @@ class Prediction:
     confidence: float
     distribution: dict[str, float]
     deferred: bool
+    tier: str = "encoder"  # which tier answered: "static" or "encoder" (routelet.cascade)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -74,6 +83,7 @@ class Prediction:
             "confidence": round(self.confidence, 6),
             "distribution": {k: round(v, 6) for k, v in self.distribution.items()},
             "deferred": self.deferred,
+            "tier": self.tier,
         }
 
 
@@ -119,6 +129,8 @@ class Router:
         threshold: float = DEFAULT_THRESHOLD,
         manifest: dict[str, Any] | None = None,
         path: Path | None = None,
+        static: StaticTier | None = None,
+        tier: str | None = None,
     ) -> None:
         self._session = session
         self._tokenizer = tokenizer
@@ -130,6 +142,8 @@ class Router:
         self.path = path
         self._inputs = {i.name for i in session.get_inputs()}
         self.classes_ = np.array(LABELS)
+        self.static = static
+        self.tier = resolve_tier(tier, static)  # static | encoder | cascade
 
     @property
     def name(self) -> str:
@@ -137,12 +151,17 @@ class Router:
 
     @classmethod
     def load(
-        cls, path: Path | str | None = None, threads: int = 1, threshold: float | None = None
+        cls,
+        path: Path | str | None = None,
+        threads: int = 1,
+        threshold: float | None = None,
+        tier: str | None = None,
     ) -> Router:
         """Open a model directory (default: the shipped model under ``models/``).
 
         ``threads`` is onnxruntime's thread count for one call; ``threshold`` overrides
-        the manifest's ``defer_threshold``.
+        the manifest's ``defer_threshold``; ``tier`` is static, encoder or cascade
+        (default: cascade when the model has a static tier, else encoder).
         """
         if threads < 1:
             raise ConfigError(f"threads must be >= 1, got {threads}")
@@ -152,6 +171,8 @@ class Router:
         if not model_dir.is_dir():
             raise ModelError(f"{model_dir}: model directory not found (pass --model PATH)")
         manifest = verify_artifacts(model_dir)
+        static = StaticTier.load(model_dir, manifest) if has_static_tier(manifest) else None
+        resolve_tier(tier, static)  # a bad tier fails before the encoder is loaded
         try:
             head = json.loads((model_dir / "head.json").read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
@@ -173,6 +194,8 @@ class Router:
             threshold=float(default) if threshold is None else threshold,
             manifest=manifest,
             path=model_dir,
+            static=static,
+            tier=tier,
         )
 
     @classmethod
@@ -185,6 +208,8 @@ class Router:
         threshold: float = DEFAULT_THRESHOLD,
         manifest: dict[str, Any] | None = None,
         path: Path | None = None,
+        static: StaticTier | None = None,
+        tier: str | None = None,
     ) -> Router:
         """Build from an encoder, a tokenizer and a head, without a manifest check.
 
@@ -226,6 +251,8 @@ class Router:
             threshold=threshold,
             manifest=manifest,
             path=path,
+            static=static,
+            tier=tier,
         )
 
     def _feeds(self, ids: list[int]) -> dict[str, NDArray[np.int64]]:
@@ -247,38 +274,47 @@ class Router:
         emb = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
         return softmax(emb @ self._coef_t + self._intercept, self.temperature)[0]
 
+    def _answer(self, text: str) -> tuple[NDArray[np.float64], str]:
+        """(probabilities (6,), answering tier) of one raw text, by the cascade's one rule."""
+        return answer(text, self.tier, self.static, self._proba_one)
+
+    def _answers(self, texts: list[str], workers: int) -> list[tuple[NDArray[np.float64], str]]:
+        if workers < 1:
+            raise ConfigError(f"workers must be >= 1, got {workers}")
+        texts = list(texts)
+        if workers == 1 or len(texts) <= 1:
+            return [self._answer(t) for t in texts]
+        with ThreadPoolExecutor(min(workers, len(texts)), thread_name_prefix="routelet") as pool:
+            return list(pool.map(self._answer, texts))
+
     def predict_proba(self, texts: list[str], workers: int = 1) -> NDArray[np.float64]:
         """Calibrated probabilities (n, 6), columns in ``Intent`` order.
 
         Row ``i`` is exactly ``classify(texts[i])``'s distribution. ``workers`` texts are
         encoded at a time, each in its own call (faster on several cores, same numbers).
         """
-        if workers < 1:
-            raise ConfigError(f"workers must be >= 1, got {workers}")
-        texts = list(texts)
-        if not texts:
+        answers = self._answers(texts, workers)
+        if not answers:
             return np.zeros((0, len(LABELS)))
-        if workers == 1 or len(texts) == 1:
-            return np.vstack([self._proba_one(t) for t in texts])
-        with ThreadPoolExecutor(min(workers, len(texts)), thread_name_prefix="routelet") as pool:
-            return np.vstack(list(pool.map(self._proba_one, texts)))
+        return np.vstack([probs for probs, _ in answers])
 
     def predict(self, texts: list[str]) -> NDArray[np.str_]:
         return self.classes_[self.predict_proba(texts).argmax(axis=1)]
 
-    def _prediction(self, probs: NDArray[np.float64]) -> Prediction:
+    def _prediction(self, probs: NDArray[np.float64], tier: str) -> Prediction:
         best = int(probs.argmax())
         return Prediction(
             intent=Intent(LABELS[best]),
             confidence=float(probs[best]),
             distribution={label: float(p) for label, p in zip(LABELS, probs, strict=True)},
             deferred=bool(deferred_mask(probs[None, :], self.threshold)[0]),
+            tier=tier,
         )
 
     def classify(self, text: str) -> Prediction:
         """Route one text."""
-        return self._prediction(self._proba_one(text))
+        return self._prediction(*self._answer(text))
 
     def classify_batch(self, texts: list[str], workers: int = 1) -> list[Prediction]:
         """Route many texts; each answer equals ``classify(text)`` (see ``predict_proba``)."""
-        return [self._prediction(p) for p in self.predict_proba(texts, workers)]
+        return [self._prediction(*a) for a in self._answers(texts, workers)]

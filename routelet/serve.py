@@ -44,6 +44,8 @@ from routelet.errors import ModelError, RouteletError
 from routelet.intents import LABELS
 from routelet.preprocess import preprocess
 
+#: Tiers that can answer a text (``Prediction.tier``), counted by ``/metrics``.
+ANSWER_TIERS = ("static", "encoder")
 #: Most texts in one ``POST /route/batch``.
 MAX_BATCH = 256
 #: Largest request body per endpoint, in bytes. The batch limit is sized so that any batch
@@ -184,6 +186,8 @@ class Metrics:
     errors: Counter[tuple[str, str]] = field(default_factory=Counter)  # (path, code)
     predictions: Counter[str] = field(default_factory=lambda: Counter(dict.fromkeys(LABELS, 0)))
     deferred: int = 0
+    # answers by the tier that gave them (routelet.cascade)
+    tiers: Counter[str] = field(default_factory=lambda: Counter(dict.fromkeys(ANSWER_TIERS, 0)))
     # path -> per-bucket counts (len(LATENCY_BUCKETS) + 1, last is +Inf), sum, count
     buckets: dict[str, list[int]] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
@@ -244,7 +248,10 @@ class Metrics:
             "# HELP routelet_deferred_total Routed texts whose prediction was a deferral.",
             "# TYPE routelet_deferred_total counter",
             f"routelet_deferred_total {self.deferred}",
+            "# HELP routelet_answers_total Routed texts by the tier that answered.",
+            "# TYPE routelet_answers_total counter",
         ]
+        out += [f'routelet_answers_total{{tier="{t}"}} {n}' for t, n in sorted(self.tiers.items())]
         return "\n".join(out) + "\n"
 
 
@@ -364,6 +371,8 @@ def create_app(router: RouterLike, workers: int | None = None) -> Any:
             row = prediction.to_dict()
             metrics.predictions[row["intent"]] += 1
             metrics.deferred += bool(row["deferred"])
+            if "tier" in row:
+                metrics.tiers[row["tier"]] += 1
             rows.append(row)
         return rows
 
@@ -446,11 +455,13 @@ def _openapi_body(name: str, schema: dict[str, Any]) -> dict[str, Any]:
 # ----------------------------------------------------------------------------------- CLI
 
 
-def load_router(model: str | Path | None, threshold: float | None, threads: int = 1) -> Any:
+def load_router(
+    model: str | Path | None, threshold: float | None, threads: int = 1, tier: str | None = None
+) -> Any:
     """Load the model and route one text, so a model that loads but cannot run fails here."""
     from routelet.runtime import Router
 
-    router = Router.load(model, threads=threads, threshold=threshold)
+    router = Router.load(model, threads=threads, threshold=threshold, tier=tier)
     try:
         router.classify("hello")  # also warms up onnxruntime before the first request
     except Exception as exc:
@@ -480,7 +491,7 @@ def run_cli(args: argparse.Namespace) -> int:
         raise RouteletError(f"--threads must be at least 1, got {args.threads}")
     if args.threshold is not None:
         check_threshold(args.threshold)
-    router = load_router(args.model, args.threshold, args.threads)
+    router = load_router(args.model, args.threshold, args.threads, args.tier)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s %(message)s")
     log.info("model %s loaded (threshold %.2f)", router.name, router.threshold)
     if not _is_loopback(args.host):

@@ -16,7 +16,7 @@ from suites.serve.fakes import EXPLODE, FakeRouter
 
 pytestmark = pytest.mark.serve
 
-ROUTE_FIELDS = {"intent", "confidence", "distribution", "deferred", "latency_ms", "model"}
+ROUTE_FIELDS = {"intent", "confidence", "distribution", "deferred", "tier", "latency_ms", "model"}
 
 
 def _metric(client: TestClient, line_prefix: str) -> float:

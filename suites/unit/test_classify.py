@@ -10,7 +10,7 @@ from routelet.cli import main
 
 pytestmark = pytest.mark.shipped
 
-PREDICTION_KEYS = {"intent", "confidence", "deferred", "distribution"}
+PREDICTION_KEYS = {"intent", "confidence", "deferred", "distribution", "tier"}
 
 
 def _one_line_error(capsys: pytest.CaptureFixture[str]) -> str:

@@ -35,8 +35,9 @@ def fake_loaded(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
     """Make ``load_router`` return a FakeRouter and record its arguments."""
     calls: list[tuple[Any, ...]] = []
 
-    def load(model: Any, threshold: Any, threads: int = 1) -> FakeRouter:
-        calls.append((model, threshold, threads))
+    def load(model: Any, threshold: Any, threads: int = 1, tier: Any = None) -> FakeRouter:
+        call = (model, threshold, threads)
+        calls.append(call if tier is None else (*call, tier))
         return FakeRouter()
 
     monkeypatch.setattr(serve, "load_router", load)
@@ -226,6 +227,14 @@ def test_serve_forwards_model_options(
     """--model, --threshold and --threads reach the model loader."""
     main(["serve", "--model", "m", "--threshold", "0.7", "--threads", "2"])
     assert fake_loaded == [("m", 0.7, 2)]
+
+
+def test_serve_forwards_the_tier(
+    uvicorn_calls: list[dict[str, Any]], fake_loaded: list[tuple[Any, ...]]
+) -> None:
+    """--tier reaches the model loader."""
+    main(["serve", "--model", "m", "--tier", "static"])
+    assert fake_loaded == [("m", None, 1, "static")]
 
 
 def test_serve_loads_model_before_uvicorn(

@@ -1,0 +1,206 @@
+"""The static tier: a sub-millisecond router from static token embeddings, numpy only.
+
+``StaticTier.load(model_dir, manifest)`` opens the three files that ``routelet distill``
+adds to a model directory and checks them against the manifest's checksums:
+
+- ``static_embeddings.npz``: ``vectors`` (V, D) int8 and ``scales`` (V,) float32, one row
+  per token of the static tokenizer; a row's embedding is ``vectors[i] * scales[i]``
+  (the model2vec row times its SIF weight, quantised per row);
+- ``static_tokenizer.json``: model2vec's tokenizer (no special tokens, no padding);
+- ``static_head.json``: the linear head (coef (6, D), intercept (6,)) in ``Intent`` order,
+  its calibrated ``temperature``, and ``tau``, the confidence at or above which the
+  cascade answers from this tier (``routelet.cascade``).
+
+A text is routed as model2vec's ``StaticModel.encode`` embeds it: ``preprocess``, cut to
+``max_chars`` characters, tokenise without special tokens, drop the unknown token when
+the tokenizer has one, keep ``max_tokens`` tokens, mean of the rows, L2 normalisation
+(plus model2vec's 1e-32), then the head and ``routelet.calibrate.softmax``.
+
+Imports tokenizers and numpy only; it never imports model2vec or torch, and loads
+nothing at import time. It does not distil or train (``routelet.distill`` does) and does
+not decide which tier answers (``routelet.cascade`` does). Any missing, altered or
+malformed file is a one-line ``ModelError``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from routelet.calibrate import softmax
+from routelet.data import is_blank
+from routelet.errors import DataError, ModelError
+from routelet.intents import LABELS
+from routelet.manifest import verify_files
+from routelet.preprocess import preprocess
+
+STATIC_EMBEDDINGS = "static_embeddings.npz"
+STATIC_TOKENIZER = "static_tokenizer.json"
+STATIC_HEAD = "static_head.json"
+#: The static tier's files, each listed in the manifest with its sha256.
+STATIC_ARTIFACTS = (STATIC_EMBEDDINGS, STATIC_TOKENIZER, STATIC_HEAD)
+
+
+def has_static_tier(manifest: dict[str, Any]) -> bool:
+    """Whether the manifest lists a static tier (any of its files: a partial one is an error)."""
+    return any(name in manifest.get("artifacts", {}) for name in STATIC_ARTIFACTS)
+
+
+def _fail(where: Path, what: str) -> ModelError:
+    return ModelError(f"{where}: {what}")
+
+
+def _load_vectors(path: Path) -> NDArray[np.float32]:
+    """Dequantised token rows (V, D) float32 from ``static_embeddings.npz``."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            vectors, scales = npz["vectors"], npz["scales"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise _fail(path, f"malformed static embeddings ({type(exc).__name__}: {exc})") from None
+    if vectors.dtype != np.int8 or vectors.ndim != 2 or scales.shape != (vectors.shape[0],):
+        raise _fail(
+            path,
+            f"expected int8 (V, D) vectors and (V,) scales, got "
+            f"{vectors.dtype} {vectors.shape} and {scales.shape}",
+        )
+    if not np.isfinite(scales).all():
+        raise _fail(path, "scales are not all finite numbers")
+    return vectors.astype(np.float32) * scales.astype(np.float32)[:, None]
+
+
+def _parse_head(head: Any, where: Path, dim: int) -> dict[str, Any]:
+    """Validate ``static_head.json``'s content against the embedding width ``dim``."""
+    try:
+        parsed = {
+            "coef": np.asarray(head["coef"], dtype=np.float32),  # (6, D)
+            "intercept": np.asarray(head["intercept"], dtype=np.float32),  # (6,)
+            "temperature": float(head["temperature"]),
+            "tau": float(head["tau"]),
+            "max_tokens": head["max_tokens"],
+            "max_chars": head["max_chars"],
+            "unk_id": head["unk_id"],
+        }
+        labels = tuple(head["labels"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _fail(where, f"malformed static head ({type(exc).__name__}: {exc})") from None
+    coef, intercept = parsed["coef"], parsed["intercept"]
+    if labels != LABELS:
+        raise _fail(where, f"static head labels {labels} differ from Intent order {LABELS}")
+    if coef.shape != (len(LABELS), dim) or intercept.shape != (len(LABELS),):
+        raise _fail(
+            where,
+            f"static head shapes {coef.shape}/{intercept.shape} do not match "
+            f"{len(LABELS)} labels and {dim}-wide embeddings",
+        )
+    if not (np.isfinite(coef).all() and np.isfinite(intercept).all()):
+        raise _fail(where, "static head weights are not all finite numbers")
+    if not (math.isfinite(parsed["temperature"]) and parsed["temperature"] > 0):
+        raise _fail(where, f"temperature must be a positive number, got {parsed['temperature']}")
+    if not 0.0 <= parsed["tau"] <= 1.0:  # also rejects NaN
+        raise _fail(where, f"tau must be between 0 and 1, got {parsed['tau']}")
+    for key in ("max_tokens", "max_chars"):
+        if type(parsed[key]) is not int or parsed[key] < 1:
+            raise _fail(where, f"{key} must be a positive integer, got {parsed[key]!r}")
+    if parsed["unk_id"] is not None and type(parsed["unk_id"]) is not int:
+        raise _fail(where, f"unk_id must be an integer or null, got {parsed['unk_id']!r}")
+    return parsed
+
+
+class StaticTier:
+    """Static token embeddings + linear head + temperature: ``predict_proba`` in numpy."""
+
+    def __init__(
+        self,
+        tokenizer: Any,
+        vectors: NDArray[np.float32],
+        coef: NDArray[np.float32],
+        intercept: NDArray[np.float32],
+        temperature: float,
+        tau: float,
+        max_tokens: int = 512,
+        max_chars: int = 512 * 7,
+        unk_id: int | None = None,
+    ) -> None:
+        tokenizer.no_padding()
+        tokenizer.no_truncation()
+        self._tokenizer = tokenizer
+        self._vectors = vectors  # (V, D) float32
+        self._coef_t = np.ascontiguousarray(coef.T)  # (D, 6)
+        self._intercept = intercept  # (6,)
+        self.temperature = temperature
+        self.tau = tau
+        self.max_tokens = max_tokens
+        self.max_chars = max_chars
+        self.unk_id = unk_id
+        self.classes_ = np.array(LABELS)
+
+    @property
+    def dim(self) -> int:
+        return int(self._vectors.shape[1])
+
+    @classmethod
+    def load(cls, model_dir: Path, manifest: dict[str, Any]) -> StaticTier:
+        """Open the static tier of ``model_dir`` after checking its files' checksums."""
+        from tokenizers import Tokenizer
+
+        model_dir = Path(model_dir)
+        verify_files(model_dir, manifest, STATIC_ARTIFACTS)
+        vectors = _load_vectors(model_dir / STATIC_EMBEDDINGS)
+        tokenizer_path = model_dir / STATIC_TOKENIZER
+        try:
+            tokenizer = Tokenizer.from_file(str(tokenizer_path))
+        except Exception as exc:  # tokenizers raises a bare Exception on bad JSON
+            raise _fail(tokenizer_path, f"unreadable ({exc})") from None
+        if tokenizer.get_vocab_size() != len(vectors):
+            raise _fail(
+                tokenizer_path,
+                f"{tokenizer.get_vocab_size()} tokens for {len(vectors)} embedding rows",
+            )
+        head_path = model_dir / STATIC_HEAD
+        try:
+            raw = json.loads(head_path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise _fail(head_path, f"malformed static head ({exc})") from None
+        head = _parse_head(raw, head_path, vectors.shape[1])
+        return cls(tokenizer, vectors, **head)
+
+    def _ids(self, normalised: str) -> list[int]:
+        """Token ids of a preprocessed text, cut exactly as model2vec's ``tokenize`` cuts."""
+        ids: list[int] = self._tokenizer.encode(
+            normalised[: self.max_chars], add_special_tokens=False
+        ).ids
+        if self.unk_id is not None:
+            ids = [i for i in ids if i != self.unk_id]
+        return ids[: self.max_tokens]
+
+    def _embed_one(self, normalised: str) -> NDArray[np.float32]:
+        """The L2-normalised mean of the token rows (D,); zeros for a text without tokens."""
+        ids = self._ids(normalised)
+        if not ids:
+            return np.zeros(self.dim, dtype=np.float32)
+        pooled = self._vectors[ids].mean(axis=0)  # (D,)
+        return pooled / (np.linalg.norm(pooled) + 1e-32)
+
+    def embed(self, texts: list[str]) -> NDArray[np.float32]:
+        """Sentence embeddings (n, D) of raw texts (``preprocess`` is applied here)."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.vstack([self._embed_one(preprocess(t)) for t in texts])
+
+    def proba_one(self, text: str) -> NDArray[np.float64]:
+        """Calibrated probabilities (6,) of one raw text, in ``Intent`` order."""
+        if is_blank(text):
+            raise DataError("empty text: nothing to route (empty or whitespace only)")
+        emb = self._embed_one(preprocess(text))  # (D,)
+        return softmax(emb @ self._coef_t + self._intercept, self.temperature)
+
+    def predict_proba(self, texts: list[str]) -> NDArray[np.float64]:
+        """Calibrated probabilities (n, 6); row ``i`` is ``proba_one(texts[i])``."""
+        if not texts:
+            return np.zeros((0, len(LABELS)))
+        return np.vstack([self.proba_one(t) for t in texts])
