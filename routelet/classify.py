@@ -93,6 +93,10 @@ def stream(
 
 
 def run_cli(args: argparse.Namespace) -> int:
+    if getattr(args, "engine", "local") == "ray":  # shards on a Ray cluster: routelet.scale
+        from routelet.scale import run_cli as run_on_ray
+
+        return run_on_ray(args)
     if args.input and args.texts:
         raise RouteletError("give commands as arguments or --input FILE, not both")
     if args.output and not args.input:

@@ -34,6 +34,11 @@ def _add_tier(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_ray(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--address", help="Ray cluster to join (default: start a local one)")
+    p.add_argument("--actors", type=int, default=1, help="Ray actors, one model each (default: 1)")
+
+
 def _register(
     name: str, help_text: str, module: str, extra: str | None = None
 ) -> Callable[..., Callable[..., None]]:
@@ -123,6 +128,15 @@ def _classify_args(p: argparse.ArgumentParser) -> None:
     )
     _add_tier(p)
     p.add_argument("--json", action="store_true", help="print one JSON object per command")
+    p.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help="local (this process) or ray: --input is then a directory or glob of .jsonl/.parquet "
+        "shards and --output a directory (needs the scale extra; default: local)",
+    )
+    _add_ray(p)
+    p.add_argument("--batch-size", type=int, default=256, help="rows per Ray batch (default: 256)")
 
 
 @_register("eval", "score a router on a labelled JSONL file", "evaluate")
@@ -167,6 +181,49 @@ def _teacher_args(p: argparse.ArgumentParser) -> None:
     label.add_argument("--model", help="Claude model name (default: a current Haiku model)")
     label.add_argument("--concurrency", type=int, default=4, help="parallel requests (default: 4)")
     label.add_argument("--cache-dir", help="on-disk answer cache (default: .cache/teacher)")
+
+
+@_register(
+    "ingest",
+    "turn logged traffic into training rows: label it for review, then merge the reviewed "
+    "rows (needs the llm extra)",
+    "ingest",
+    "llm",
+)
+def _ingest_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inputs", nargs="*", metavar="INPUT", help="sample logs, .jsonl or .txt files")
+    p.add_argument("--output", help="the review file to write (JSONL)")
+    p.add_argument("--accept", metavar="REVIEWED", help="merge this reviewed file instead")
+    p.add_argument("--into", help="data file --accept merges into (default: data/collected.jsonl)")
+    p.add_argument("--model", help=f"the student model (default: {_MODEL_DIR})")
+    p.add_argument("--threads", type=int, help="texts routed at once (default: one per CPU)")
+    p.add_argument("--teacher-model", help="Claude model name (default: a current Haiku model)")
+    p.add_argument("--concurrency", type=int, default=4, help="parallel requests (default: 4)")
+    p.add_argument("--cache-dir", help="on-disk answer cache (default: .cache/teacher)")
+
+
+@_register(
+    "gate",
+    "compare a candidate model with the shipped one on every eval set; exit 1 if it loses",
+    "gate",
+)
+def _gate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--candidate", required=True, help="model directory to promote")
+    p.add_argument("--baseline", help=f"model directory to beat (default: {_MODEL_DIR})")
+    p.add_argument(
+        "--input", nargs="+", metavar="FILES_OR_DIR", help="unlabelled traffic to count flips on"
+    )
+    p.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help="route --input here or on Ray (needs the scale extra; default: local)",
+    )
+    _add_ray(p)
+    p.add_argument("--no-external", action="store_true", help="skip the external skill-package set")
+    p.add_argument("--budgets", help="budgets file (default: suites/budgets.toml, [gate])")
+    p.add_argument("--threads", type=int, default=1, help="texts routed at once (default: 1)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 @_register("report", "run the evaluations and write report/REPORT.md", "report", "report")

@@ -33,6 +33,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "serve": ("fastapi", "uvicorn"),
     "llm": ("anthropic",),
     "report": ("matplotlib", "sklearn"),
+    "scale": ("ray",),
 }
 
 
