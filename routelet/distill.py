@@ -89,7 +89,7 @@ def quantise_rows(
         rows = rows * np.asarray(weights, dtype=np.float64)[:, None]
     scales = np.abs(rows).max(axis=1) / 127.0  # (V,)
     scales[scales == 0] = 1.0
-    vectors = np.clip(np.rint(rows / scales[:, None]), -127, 127).astype(np.int8)
+    vectors = np.clip(np.rint(rows / scales[:, None]), -127, 127).astype(np.int8, order="C")
     return vectors, scales.astype(np.float32)
 
 

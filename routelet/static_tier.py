@@ -70,7 +70,8 @@ def _load_vectors(path: Path) -> NDArray[np.float32]:
         )
     if not np.isfinite(scales).all():
         raise _fail(path, "scales are not all finite numbers")
-    return vectors.astype(np.float32) * scales.astype(np.float32)[:, None]
+    # C order: a text gathers whole rows (a Fortran-ordered table made that 10x slower).
+    return np.ascontiguousarray(vectors, dtype=np.float32) * scales.astype(np.float32)[:, None]
 
 
 def _parse_head(head: Any, where: Path, dim: int) -> dict[str, Any]:
@@ -129,7 +130,7 @@ class StaticTier:
         tokenizer.no_padding()
         tokenizer.no_truncation()
         self._tokenizer = tokenizer
-        self._vectors = vectors  # (V, D) float32
+        self._vectors = np.ascontiguousarray(vectors, dtype=np.float32)  # (V, D)
         self._coef_t = np.ascontiguousarray(coef.T)  # (D, 6)
         self._intercept = intercept  # (6,)
         self.temperature = temperature
@@ -183,8 +184,9 @@ class StaticTier:
         ids = self._ids(normalised)
         if not ids:
             return np.zeros(self.dim, dtype=np.float32)
-        pooled = self._vectors[ids].mean(axis=0)  # (D,)
-        return pooled / (np.linalg.norm(pooled) + 1e-32)
+        # The sum, not the mean: normalising makes them the same vector, one pass cheaper.
+        pooled = self._vectors[ids].sum(axis=0)  # (D,)
+        return pooled / (np.sqrt(pooled @ pooled) + 1e-32)
 
     def embed(self, texts: list[str]) -> NDArray[np.float32]:
         """Sentence embeddings (n, D) of raw texts (``preprocess`` is applied here)."""

@@ -5,7 +5,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from routelet.timing import measure_speedup, percentiles, time_calls
+from routelet.timing import (
+    measure_speedup,
+    percentiles,
+    reference_timer,
+    reference_workload,
+    time_calls,
+)
 
 
 def test_time_calls_times_each_call_after_warmup() -> None:
@@ -37,3 +43,19 @@ def test_paired_speedup_measures_both_paths(paths, tiny_run) -> None:  # type: i
 def test_paired_speedup_without_a_run(paths, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Without a training run the SetFit side is not measured (None)."""
     assert measure_speedup(paths.default_model, tmp_path) is None
+
+
+def test_reference_timer_records_one_sample_per_call() -> None:
+    """Each call of a reference timer runs the reference once and records its milliseconds."""
+    samples: list[float] = []
+    tick = reference_timer(2, samples)
+    tick()
+    tick()
+    assert len(samples) == 2 and all(s > 0 for s in samples)
+
+
+def test_reference_workload_grows_with_units() -> None:
+    """Twenty units take longer than one (the budgets scale the reference by units)."""
+    one = time_calls(reference_workload, 1, rounds=20, warmup=2).min()
+    twenty = time_calls(reference_workload, 20, rounds=5, warmup=1).min()
+    assert twenty > 5 * one
