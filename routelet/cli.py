@@ -166,6 +166,19 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threshold", type=float, help="confidence below which to defer")
     p.add_argument("--threads", type=int, default=1, help="onnxruntime threads (default: 1)")
     _add_tier(p)
+    p.add_argument(
+        "--log-samples",
+        metavar="DIR",
+        help="append sampled requests (redacted) and users' corrections to rotating JSONL "
+        "files in DIR (default: off)",
+    )
+    p.add_argument(
+        "--sample-rate", type=float, default=1.0, help="share of requests logged (default: 1)"
+    )
+    p.add_argument(
+        "--log-max-mb", type=float, default=10.0, help="size of one log file (default: 10)"
+    )
+    p.add_argument("--log-max-files", type=int, default=10, help="log files kept (default: 10)")
 
 
 @_register("teacher", "label commands with the LLM teacher (needs the llm extra)", "teacher", "llm")

@@ -30,7 +30,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
         "model2vec",
     ),
     "baseline": ("sklearn",),
-    "serve": ("fastapi", "uvicorn"),
+    "serve": ("fastapi", "uvicorn", "pydantic", "prometheus_client"),
     "llm": ("anthropic",),
     "report": ("matplotlib", "sklearn"),
     "scale": ("ray",),

@@ -246,7 +246,8 @@ def profile_request_path(router: Any, texts: list[str], rounds: int = 300) -> di
     server's CPU per request after these; the report shows it as a residual.
     """
     from routelet.preprocess import preprocess
-    from routelet.serve import Metrics, parse_route
+    from routelet.serve import Metrics
+    from routelet.serve_body import parse
 
     sample = (texts * (rounds // max(len(texts), 1) + 1))[:rounds]
     bodies = [json.dumps({"text": t}).encode() for t in sample]
@@ -286,7 +287,7 @@ def profile_request_path(router: Any, texts: list[str], rounds: int = 300) -> di
     return {
         "log check, DEBUG off (production)": per_call(lambda t: log_line(quiet, t), sample),
         "redacted DEBUG log line (when enabled)": per_call(lambda t: log_line(loud, t), sample),
-        "validate body (parse_route)": per_call(parse_route, bodies),
+        "validate body (serve_body.parse)": per_call(lambda b: parse("/route", b), bodies),
         "model (Router.classify)": per_call(router.classify, sample),
         "serialize (to_dict + json)": per_call(serialize, predictions),
         "metrics (observe)": per_call(lambda _: metrics.observe("/route", 200, 0.002), sample),

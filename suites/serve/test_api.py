@@ -17,6 +17,7 @@ from suites.serve.fakes import EXPLODE, FakeRouter
 pytestmark = pytest.mark.serve
 
 ROUTE_FIELDS = {"intent", "confidence", "distribution", "deferred", "tier", "latency_ms", "model"}
+ROUTE_FIELDS |= {"id"}  # the request id, for POST /feedback
 
 
 def _metric(client: TestClient, line_prefix: str) -> float:
@@ -147,7 +148,7 @@ def test_metrics_count_requests(client: TestClient) -> None:
 def test_metrics_count_errors_by_code(client: TestClient) -> None:
     """A rejected request increments the error counter of its code."""
     client.post("/route", json={"text": ""})
-    assert _metric(client, 'routelet_errors_total{path="/route",error="empty_text"}') == 1
+    assert _metric(client, 'routelet_errors_total{error="empty_text",path="/route"}') == 1
 
 
 def test_metrics_count_predictions_per_intent(client: TestClient) -> None:
@@ -161,7 +162,7 @@ def test_metrics_histogram_count_matches_requests(client: TestClient) -> None:
     """The latency histogram's +Inf bucket and count equal the number of requests."""
     for _ in range(4):
         client.post("/route", json={"text": "hi"})
-    inf = _metric(client, 'routelet_request_duration_seconds_bucket{path="/route",le="+Inf"}')
+    inf = _metric(client, 'routelet_request_duration_seconds_bucket{le="+Inf",path="/route"}')
     count = _metric(client, 'routelet_request_duration_seconds_count{path="/route"}')
     assert inf == count == 4
 

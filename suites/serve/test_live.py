@@ -144,5 +144,5 @@ def test_client_disconnect_mid_body_is_not_a_server_error(caplog: pytest.LogCapt
         metrics = httpx.get(f"{url}/metrics").text
     assert 'routelet_requests_total{path="/route",status="499"} 1' in metrics
     assert 'status="500"' not in metrics
-    assert 'routelet_errors_total{path="/route",error="client_disconnected"} 1' in metrics
+    assert 'routelet_errors_total{error="client_disconnected",path="/route"} 1' in metrics
     assert "Traceback" not in caplog.text and "Exception in ASGI application" not in caplog.text

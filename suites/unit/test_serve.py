@@ -16,7 +16,9 @@ import pytest
 from routelet import serve
 from routelet.cli import main
 from routelet.errors import ModelError
-from routelet.serve import LATENCY_BUCKETS, Metrics, create_app, parse_batch, parse_route
+from routelet.serve import create_app
+from routelet.serve_body import BadRequest, parse
+from routelet.serve_metrics import LATENCY_BUCKETS, Metrics
 from suites.serve.fakes import FakeRouter
 
 
@@ -73,19 +75,19 @@ def test_create_app_does_not_call_router() -> None:
 
 
 def test_parse_route_returns_text_unchanged() -> None:
-    """parse_route hands back the text as sent, spaces and case included."""
-    assert parse_route(b'{"text": "  Play Jazz "}') == "  Play Jazz "
+    """parse hands back the text as sent, spaces and case included."""
+    assert parse("/route", b'{"text": "  Play Jazz "}').text == "  Play Jazz "
 
 
 def test_parse_batch_returns_texts_in_order() -> None:
-    """parse_batch hands back the texts in input order."""
-    assert parse_batch(b'{"texts": ["b", "a", "b"]}') == ["b", "a", "b"]
+    """parse hands back a batch's texts in input order."""
+    assert parse("/route/batch", b'{"texts": ["b", "a", "b"]}').texts == ["b", "a", "b"]
 
 
 def test_parse_unknown_field_message_is_bounded() -> None:
     """An unknown field's name is quoted at most 40 characters long in the message."""
-    with pytest.raises(serve._BadRequest) as info:
-        parse_route(b'{"text": "hi", "' + b"k" * 1000 + b'": 1}')
+    with pytest.raises(BadRequest) as info:
+        parse("/route", b'{"text": "hi", "' + b"k" * 1000 + b'": 1}')
     assert "k" * 41 not in info.value.message
 
 
@@ -107,23 +109,23 @@ def test_histogram_bucket_is_first_bound_not_below(seconds: float, first_le: flo
     metrics.observe("/route", 200, seconds)
     counted = [
         float(line.split('le="')[1].split('"')[0].replace("+Inf", "inf"))
-        for line in metrics.render("m").splitlines()
-        if line.startswith("routelet_request_duration_seconds_bucket") and line.endswith(" 1")
+        for line in metrics.render().decode().splitlines()
+        if line.startswith("routelet_request_duration_seconds_bucket") and line.endswith(" 1.0")
     ]
     assert counted == [b for b in (*LATENCY_BUCKETS, float("inf")) if b >= first_le]
 
 
 def test_metrics_escape_model_label() -> None:
     """Quotes and backslashes in the model name are escaped in the label value."""
-    assert 'routelet_model_info{model="a\\"b\\\\c"} 1' in Metrics().render('a"b\\c')
+    assert 'routelet_model_info{model="a\\"b\\\\c"} 1.0' in Metrics('a"b\\c').render().decode()
 
 
 def test_metrics_list_every_intent_from_the_start() -> None:
     """Every intent has a prediction counter before any request (zero, not missing)."""
     from routelet.intents import LABELS
 
-    text = Metrics().render("m")
-    assert all(f'routelet_predictions_total{{intent="{label}"}} 0' in text for label in LABELS)
+    text = Metrics("m").render().decode()
+    assert all(f'routelet_predictions_total{{intent="{label}"}} 0.0' in text for label in LABELS)
 
 
 # ------------------------------------------------------------------------- model loading
