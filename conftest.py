@@ -85,17 +85,18 @@ def scores(request: pytest.FixtureRequest, paths: Paths):  # type: ignore[no-unt
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory, paths: Paths):  # type: ignore[no-untyped-def]
-    """A tiny SetFit router trained once from fixtures/tiny_train.jsonl (seeded, < 1 min on CPU).
+    """A tiny router trained once from fixtures/tiny_train.jsonl by the shipping method
+    (cross-entropy fine-tuning; seeded, < 1 min on CPU).
 
     Returns ``(router, run_dir)``; the run directory is laid out like ``routelet train``'s.
     """
-    pytest.importorskip("setfit", reason="the tiny model needs the train extra")
+    pytest.importorskip("sentence_transformers", reason="the tiny model needs the train extra")
     from routelet.data import load_jsonl
-    from routelet.train import SetFitRouter
+    from routelet.finetune import FineTunedRouter
 
     rows = load_jsonl(ROOT / "fixtures" / "tiny_train.jsonl")
-    router = SetFitRouter(
-        num_iterations=2, batch_size=16, max_steps=40, seed=3, show_progress_bar=False
+    router = FineTunedRouter(
+        epochs=4, batch_size=16, max_length=32, seed=3, show_progress_bar=False
     ).fit([r.text for r in rows], [r.intent.value for r in rows])
     router.calibrate([r.text for r in rows[::3]], [r.intent.value for r in rows[::3]])
     run_dir = tmp_path_factory.mktemp("tiny_run")
@@ -113,10 +114,12 @@ def tiny_onnx(tiny_run, tmp_path_factory: pytest.TempPathFactory):  # type: igno
 
     router, run_dir = tiny_run
     out = tmp_path_factory.mktemp("tiny_onnx")
-    fp32_path = export_onnx_fp32(run_dir / "setfit", out)
-    tokenizer = run_dir / "setfit" / "tokenizer.json"
+    fp32_path = export_onnx_fp32(run_dir / router.encoder_dir, out)
+    tokenizer = run_dir / router.encoder_dir / "tokenizer.json"
     texts = [r.text for r in load_jsonl(ROOT / "fixtures" / "tiny_train.jsonl")]
-    int8_path = quantize_int8(fp32_path, out / "model.onnx", tokenizer, texts)
+    int8_path = quantize_int8(
+        fp32_path, out / "model.onnx", tokenizer, texts, max_length=router.max_length
+    )
     head = head_payload(router)
     return onnx_router(fp32_path, tokenizer, head), onnx_router(int8_path, tokenizer, head)
 

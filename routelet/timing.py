@@ -81,17 +81,19 @@ def measure_latency(
 
 
 def _setfit_predict(run_dir: Path) -> Callable[[list[str]], Any] | None:
-    """SetFit's own torch ``predict`` on 1 thread, if the train extra and a run exist."""
+    """The trained run's own torch ``predict`` (its fine-tuned MiniLM encoder through
+    sentence-transformers, plus the head) on 1 thread, if the train extra and a run exist.
+    """
     if not (run_dir / "train_meta.json").is_file():
         return None
     try:
         import torch
 
-        from routelet.train import SetFitRouter
+        from routelet.train import load_run
     except ImportError:
         return None
     torch.set_num_threads(1)
-    predict: Callable[[list[str]], Any] = SetFitRouter.load(run_dir).model_.predict
+    predict: Callable[[list[str]], Any] = load_run(run_dir).predict
     return predict
 
 
