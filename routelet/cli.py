@@ -30,7 +30,7 @@ def _add_tier(p: argparse.ArgumentParser) -> None:
         "--tier",
         choices=TIERS,
         help="who answers: the static tier, the encoder, or the cascade "
-        "(default: cascade when the model has a static tier, else encoder)",
+        "(default: encoder; the cascade is opt-in, see docs/cascade.md)",
     )
 
 

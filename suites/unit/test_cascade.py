@@ -73,10 +73,10 @@ def test_blank_text_is_refused_in_every_mode(mode: str) -> None:
 
 @pytest.mark.parametrize(
     ("has_static", "expected"),
-    [pytest.param(True, "cascade", id="with-static"), pytest.param(False, "encoder", id="none")],
+    [pytest.param(True, "encoder", id="with-static"), pytest.param(False, "encoder", id="none")],
 )
 def test_default_tier(has_static: bool, expected: str) -> None:
-    """Without a tier option: cascade when there is a static tier, else encoder."""
+    """Without a tier option the encoder answers, static tier or not (the cascade is opt-in)."""
     assert resolve_tier(None, FakeStatic(0.5) if has_static else None) == expected
 
 
