@@ -49,7 +49,7 @@ def train_config(paths: Paths) -> TrainConfig:
 
 @pytest.fixture(scope="session")
 def shipped_router(paths: Paths):  # type: ignore[no-untyped-def]
-    """The committed model in models/routelet-v1, loaded once (torch-free runtime)."""
+    """The shipped model (``Paths.default_model``), loaded once (torch-free runtime)."""
     from routelet.runtime import Router
 
     return Router.load(paths.default_model)
@@ -122,6 +122,24 @@ def tiny_onnx(tiny_run, tmp_path_factory: pytest.TempPathFactory):  # type: igno
     )
     head = head_payload(router)
     return onnx_router(fp32_path, tokenizer, head), onnx_router(int8_path, tokenizer, head)
+
+
+@pytest.fixture(scope="session")
+def encoder_only_model_dir(paths: Paths, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped model without its static tier (files and manifest entries removed)."""
+    import json
+    import shutil
+
+    from routelet.static_tier import STATIC_ARTIFACTS
+
+    out = tmp_path_factory.mktemp("encoder_only") / "model"
+    shutil.copytree(paths.default_model, out, ignore=shutil.ignore_patterns(*STATIC_ARTIFACTS))
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    for name in STATIC_ARTIFACTS:
+        manifest["artifacts"].pop(name, None)
+    manifest.pop("static_tier", None)
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return out
 
 
 @pytest.fixture(scope="session")

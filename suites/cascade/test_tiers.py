@@ -115,11 +115,12 @@ def test_cli_eval_tier_flag(
 def test_static_tier_on_a_model_without_one_is_one_line(
     argv: list[str],
     paths: Paths,
+    encoder_only_model_dir: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Asking a model without a static tier for one fails with one line and exit code 2."""
     argv = [a if a != "evals/holdout.jsonl" else str(paths.evals / "holdout.jsonl") for a in argv]
-    assert main([*argv, "--model", str(paths.default_model)]) == 2
+    assert main([*argv, "--model", str(encoder_only_model_dir)]) == 2
     err = capsys.readouterr().err
     assert "has none" in err and err.count("\n") == 1
 

@@ -69,7 +69,7 @@ def test_headline_matches_metrics(results) -> None:  # type: ignore[no-untyped-d
 def test_committed_metrics_json_is_valid(paths) -> None:  # type: ignore[no-untyped-def]
     """The committed report/metrics.json parses and names the shipped model."""
     data = json.loads((Path(paths.report) / "metrics.json").read_text())
-    assert data["model"]["name"] == "routelet-v1"
+    assert data["model"]["name"] == paths.default_model.name
 
 
 def test_readme_headline_block_replaced(results, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -476,7 +476,7 @@ def _run_levels(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m suites.serve.loadbench", description=__doc__)
-    parser.add_argument("--model", help="model directory (default: models/routelet-v1)")
+    parser.add_argument("--model", help="model directory (default: the shipped model)")
     parser.add_argument("--url", help="benchmark a running server here (loopback only)")
     parser.add_argument("--levels", default="1,10,50", help="client counts (default: 1,10,50)")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per level")

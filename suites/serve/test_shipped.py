@@ -1,4 +1,4 @@
-"""The service around the shipped model (models/routelet-v1): answers equal the runtime's."""
+"""The service around the shipped model (models/, the default): answers equal the runtime's."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ def test_share_is_the_cascade_answers_from_the_static_tier(
 ) -> None:
     """The static share of a file is the share of cascade answers whose tier is static."""
     texts = [ex.text for ex in load_jsonl(paths.evals / "short_commands.jsonl")]
-    answers = Router.load(static_model_dir).classify_batch(texts)
+    answers = Router.load(static_model_dir, tier="cascade").classify_batch(texts)
     share = sum(p.tier == "static" for p in answers) / len(answers)
     assert measured["files"]["short_commands"]["static_share"] == pytest.approx(share, abs=1e-4)
 
