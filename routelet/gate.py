@@ -354,8 +354,14 @@ def run_cli(args: argparse.Namespace) -> int:
     paths = Paths.discover()
     if args.threads < 1:
         raise RouteletError(f"--threads must be at least 1, got {args.threads}")
-    if args.engine == "ray" and not args.input:
-        raise RouteletError("--engine ray routes the --input traffic; give --input FILES_OR_DIR")
+    if args.engine == "ray":
+        from routelet.extras import require
+
+        if not args.input:
+            raise RouteletError(
+                "--engine ray routes the --input traffic; give --input FILES_OR_DIR"
+            )
+        require("scale", "routelet gate --engine ray")
     budget = Budget.from_toml(Path(args.budgets) if args.budgets else paths.root / BUDGETS_FILE)
     files = input_files(args.input) if args.input else []
     base_dir = Path(args.baseline) if args.baseline else paths.default_model

@@ -168,7 +168,7 @@ def order_review(rows: list[dict[str, Any]], traffic: Traffic) -> list[dict[str,
 
 
 def _threads(args: argparse.Namespace) -> int:
-    return int(args.threads or os.cpu_count() or 1)
+    return int(args.threads) if args.threads is not None else os.cpu_count() or 1
 
 
 def collect(
@@ -281,6 +281,8 @@ def accept(reviewed: Path, into: Path, paths: Paths) -> tuple[list[Example], Sel
     selection = select_commands([r["text"] for r in fresh], paths)
     selection.dropped["already in the target file"] += len(labelled) - len(fresh)
     allowed = {t for t in selection.send if len(t) <= MAX_TEXT_CHARS}
+    if too_long := len(selection.send) - len(allowed):
+        selection.dropped[f"longer than {MAX_TEXT_CHARS} characters"] += too_long
     date = datetime.now(UTC).date().isoformat()
     new: list[Example] = []
     for row in fresh:

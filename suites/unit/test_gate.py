@@ -135,3 +135,25 @@ def test_traffic_counts_label_changes(tmp_path: Path) -> None:
         [log], _KeywordRouter("zzz", "memory"), _KeywordRouter("remember", "memory"), chunk=2
     )
     assert (flips.rows, dict(flips.changed), flips.n_problems) == (3, {("chat", "memory"): 2}, 1)
+
+
+def test_ray_engine_needs_input(capsys: pytest.CaptureFixture[str]) -> None:
+    """`gate --engine ray` without --input exits 2 with one line, before loading a model."""
+    from routelet.cli import main
+
+    assert main(["gate", "--candidate", "nowhere", "--engine", "ray"]) == 2
+    assert "--input" in capsys.readouterr().err
+
+
+def test_ray_engine_needs_the_scale_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without ray installed, `gate --engine ray` names the scale extra (exit 2)."""
+    import sys
+
+    from routelet.cli import main
+
+    monkeypatch.setitem(sys.modules, "ray", None)
+    argv = ["gate", "--candidate", "nowhere", "--engine", "ray", "--input", str(tmp_path)]
+    assert main(argv) == 2
+    assert "scale extra" in capsys.readouterr().err
