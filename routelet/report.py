@@ -1,7 +1,7 @@
 """``routelet report``: evaluate every router on every eval file and write ``report/``.
 
 Writes ``REPORT.md`` (tabulate tables: router x eval file metrics, per-intent recall,
-latency p50/p99 and throughput, model size, speed-up over SetFit in torch, the LLM
+latency p50/p99 and throughput, model size, speed-up over the same model in torch, the LLM
 baseline's last recorded run or "not run"), ``metrics.json`` and PNG plots. Every number
 is measured in this run on this machine, which the report names with the date; the LLM
 row is the only one read from a record (``report/llm_runs.jsonl``), and says so.
@@ -257,7 +257,7 @@ def render(results: dict[str, Any]) -> str:
             paired = lat["speedup_onnx_single_short"]
             rows.append(["routelet, short (paired run)", paired["p50_ms"], paired["p99_ms"]])
             rows.append(
-                ["SetFit torch predict, short (paired run)", setfit["p50_ms"], setfit["p99_ms"]]
+                ["same model in torch, short (paired run)", setfit["p50_ms"], setfit["p99_ms"]]
             )
         out += [
             "",
@@ -268,10 +268,11 @@ def render(results: dict[str, Any]) -> str:
             f"Batch throughput (2 threads): {lat['batch_texts_per_s']} texts/s. "
             f"Cold start (load + first call): {lat['cold_start_ms']} ms. "
             + (
-                "Speed-up over SetFit in torch (paired run, alternating blocks of calls): "
+                "Speed-up over the same trained model in torch (its fine-tuned MiniLM through "
+                "sentence-transformers, plus the head; paired run, alternating blocks of calls): "
                 f"{lat['speedup_vs_setfit']}x."
                 if setfit
-                else "SetFit torch path not measured (needs the train extra and runs/)."
+                else "Torch path not measured (needs the train extra and runs/)."
             ),
             "",
             "![latency](latency_histogram.png)",
@@ -389,7 +390,7 @@ def update_readme(readme: Path, results: dict[str, Any]) -> bool:
     lat = results.get("latency", {})
     note = (
         f"Single command p50 {lat['single_short']['p50_ms']} ms (1 thread), "
-        f"{lat.get('speedup_vs_setfit', '-')}x SetFit in torch; "
+        f"{lat.get('speedup_vs_setfit', '-')}x the same model in torch; "
         if lat
         else ""
     )

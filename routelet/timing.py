@@ -2,7 +2,7 @@
 
 The sample commands (``SHORT``, ``LONG``), per-call timing, p50/p99, the latency block
 of the report, and the one speed-up measurement: the runtime's ``classify`` against
-SetFit's own torch ``predict`` on the same text, one thread each, in alternating blocks
+the trained run's own torch ``predict`` on the same text, one thread each, in alternating blocks
 of calls so that load which comes and goes hits both sides alike. ``reference_workload``
 is the fixed, model-independent workload that ``suites/latency`` times next to every
 benchmarked call, so that its budgets are ratios that hold on a slower or busier machine.
@@ -98,9 +98,9 @@ def _setfit_predict(run_dir: Path) -> Callable[[list[str]], Any] | None:
 
 
 def measure_speedup(model_dir: Path, run_dir: Path, blocks: int = 10) -> dict[str, Any] | None:
-    """The runtime's ``classify`` against SetFit's torch ``predict`` on ``SHORT``, 1 thread each.
+    """The runtime's ``classify`` against the run's torch ``predict`` on ``SHORT``, 1 thread each.
 
-    Alternating 100-call runtime blocks with 20-call SetFit blocks exposes both to the
+    Alternating 100-call runtime blocks with 20-call torch blocks exposes both to the
     same machine conditions, so the ratio of medians is not skewed by load that comes
     and goes. None when ``run_dir`` holds no training run or torch is not installed.
     """
