@@ -27,11 +27,10 @@ from numpy.typing import NDArray
 
 from routelet.calibrate import fit_temperature, softmax
 from routelet.config import TrainConfig
-from routelet.errors import ModelError
 from routelet.intents import LABELS
 from routelet.preprocess import preprocess
+from routelet.train import RUN_META, base_model_path, offline
 
-RUN_META = "train_meta.json"
 ENCODER_DIR = "encoder"
 
 
@@ -95,8 +94,6 @@ class FineTunedRouter:
         """Fine-tune encoder and head; ``soft_labels`` (n, 6) adds a distillation term."""
         import torch
         from sentence_transformers import SentenceTransformer
-
-        from routelet.train import base_model_path, offline
 
         offline()
         missing = set(LABELS) - set(labels)
@@ -225,17 +222,12 @@ class FineTunedRouter:
 
     @classmethod
     def load(cls, run_dir: Path) -> FineTunedRouter:
-        """Load a run saved by ``save``."""
+        """Load a run saved by ``save`` (``routelet.train.load_run`` checks it is one)."""
         from sentence_transformers import SentenceTransformer
-
-        from routelet.train import offline
 
         offline()
         run_dir = Path(run_dir)
-        meta_path = run_dir / RUN_META
-        if not meta_path.is_file():
-            raise ModelError(f"{run_dir}: not a training run (no {RUN_META}); run `routelet train`")
-        meta: dict[str, Any] = json.loads(meta_path.read_text())
+        meta: dict[str, Any] = json.loads((run_dir / RUN_META).read_text())
         router = cls(max_length=int(meta["max_length"]), show_progress_bar=False)
         router.body_ = SentenceTransformer(
             str(run_dir / ENCODER_DIR), device="cpu", local_files_only=True

@@ -38,7 +38,15 @@ from pathlib import Path
 from typing import Any
 
 from routelet.config import Paths
-from routelet.data import MAX_TEXT_CHARS, Example, atomic_write, is_blank, load_jsonl, save_jsonl
+from routelet.data import (
+    MAX_TEXT_CHARS,
+    Example,
+    atomic_write,
+    is_blank,
+    load_jsonl,
+    parse_command,
+    save_jsonl,
+)
 from routelet.errors import ConfigError, DataError, RouteletError
 from routelet.intents import LABELS, parse_intent
 from routelet.preprocess import preprocess
@@ -243,12 +251,7 @@ def read_review(path: Path) -> list[tuple[str, dict[str, Any]]]:
             if not line.strip():
                 continue
             where = f"{path}:{lineno}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{where}: invalid JSON ({exc.msg})") from None
-            if not isinstance(row, dict) or not isinstance(row.get("text"), str):
-                raise DataError(f"{where}: expected an object with a string 'text'")
+            row = parse_command(line, where)
             if row.get("intent") is not None:
                 try:
                     parse_intent(row["intent"])
