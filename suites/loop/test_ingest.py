@@ -21,7 +21,7 @@ from routelet.data import load_jsonl
 from routelet.ingest import run_cli
 from routelet.samplelog import feedback_record, route_record
 from suites.budgets import BUDGETS
-from suites.teacher.fakes import ROOT, FakeAPI, answer, command_of, http_client
+from suites.teacher.fakes import FakeAPI, answer, command_of, http_client, make_project
 
 pytestmark = pytest.mark.shipped
 
@@ -45,24 +45,13 @@ def _fake_teacher(request: httpx2.Request) -> httpx2.Response:
     return answer(*TEACHER[command_of(request)])
 
 
-def _write_rows(path: Path, texts: list[str], intent: str) -> None:
-    path.write_text("".join(json.dumps({"text": t, "intent": intent}) + "\n" for t in texts))
-
-
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Paths:
     """A project root with tiny data/ and evals/ and the real taxonomy, as ROUTELET_ROOT."""
-    root = tmp_path / "project"
-    for folder in ("data", "evals", "docs"):
-        (root / folder).mkdir(parents=True)
-    shutil.copy(ROOT / "docs" / "taxonomy.md", root / "docs" / "taxonomy.md")
-    for name, texts in TRAIN_ROWS.items():
-        _write_rows(root / "data" / name, texts, name.removesuffix(".jsonl"))
-    for name, texts in EVAL_ROWS.items():
-        _write_rows(root / "evals" / name, texts, "memory")
-    monkeypatch.setenv("ROUTELET_ROOT", str(root))
+    paths = make_project(tmp_path / "project", TRAIN_ROWS, EVAL_ROWS)
+    monkeypatch.setenv("ROUTELET_ROOT", str(paths.root))
     monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
-    return Paths(root)
+    return paths
 
 
 def _log(path: Path) -> Path:

@@ -29,6 +29,30 @@ _COMMAND_RE = re.compile(r"<command>(.*)</command>", re.DOTALL)
 Item = httpx2.Response | str | Callable[[httpx2.Request], httpx2.Response]
 
 
+def make_project(
+    root: Path, train_rows: dict[str, list[str]], eval_rows: dict[str, list[str]]
+) -> Paths:
+    """A throwaway project root with tiny data/ and evals/ files and the real taxonomy.
+
+    ``train_rows`` maps a data file name (``integration.jsonl``) to texts labelled by the
+    file's stem; ``eval_rows`` maps an eval file name to texts labelled ``memory``.
+    """
+    import shutil
+
+    for folder in ("data", "evals", "docs"):
+        (root / folder).mkdir(parents=True)
+    shutil.copy(ROOT / "docs" / "taxonomy.md", root / "docs" / "taxonomy.md")
+    rows = [
+        ("data", name, texts, name.removesuffix(".jsonl")) for name, texts in train_rows.items()
+    ]
+    rows += [("evals", name, texts, "memory") for name, texts in eval_rows.items()]
+    for folder, name, texts, intent in rows:
+        (root / folder / name).write_text(
+            "".join(json.dumps({"text": t, "intent": intent}) + "\n" for t in texts)
+        )
+    return Paths(root)
+
+
 def message(
     content: list[dict[str, Any]], *, stop_reason: str = "tool_use", **usage: int
 ) -> httpx2.Response:
