@@ -439,12 +439,13 @@ def drop_training_leaks(
 
 
 def training_texts(paths: Any, config: Any) -> list[str]:
-    """Every text training sees: ``data/*.jsonl`` plus the seeded augmentations of them."""
-    from routelet.augment import augment
+    """Every text training reads: ``data/*.jsonl`` plus the augmented variants that
+    ``routelet.dataset`` builds from them (the same set ``check-data`` checks)."""
     from routelet.data import load_jsonl
+    from routelet.dataset import split_and_augment
 
     written = [ex for path in paths.training_files() for ex in load_jsonl(path)]
-    augmented = augment(written, copies=config.augment_copies, seed=config.augment_seed)
+    augmented = [ex for ex in split_and_augment(written, config)[0] if "augment_of" in ex.meta]
     return [ex.text for ex in written] + [ex.text for ex in augmented]
 
 
