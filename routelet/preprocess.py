@@ -120,6 +120,8 @@ def _bound(text: str) -> str:
 
 
 def _clean_chars(text: str) -> str:
+    if text.isascii() and text.isprintable():  # the common case: NFKC and the filter are no-ops
+        return text
     text = unicodedata.normalize("NFKC", text)
     return "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in text)
 

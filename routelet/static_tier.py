@@ -16,6 +16,13 @@ A text is routed as model2vec's ``StaticModel.encode`` embeds it: ``preprocess``
 the tokenizer has one, keep ``max_tokens`` tokens, mean of the rows, L2 normalisation
 (plus model2vec's 1e-32), then the head and ``routelet.calibrate.softmax``.
 
+Tokenising is the costly step: the tokenizer's ~35 chained normalisers take ~50 us a
+text, more than everything else. For printable-ASCII text (a ``[``, which could spell an
+added token, excepted) they are one ``str.lower``/``str.translate``/``split`` in Python,
+and a copy of the tokenizer without its normaliser segments the result: the same ids
+(``suites/unit/test_static_fast_path.py`` checks every training and evaluation text and
+drawn text). Other text, and a tokenizer of another shape, goes through the tokenizer whole.
+
 Imports tokenizers and numpy only; it never imports model2vec or torch, and loads
 nothing at import time. It does not distil or train (``routelet.distill`` does) and does
 not decide which tier answers (``routelet.cascade`` does). Any missing, altered or
@@ -112,6 +119,40 @@ def _parse_head(head: Any, where: Path, dim: int) -> dict[str, Any]:
     return parsed
 
 
+def _punctuation_table(spec: dict[str, Any]) -> dict[int, str] | None:
+    """``str.translate`` table doing the tokenizer's normaliser on printable ASCII, or None.
+
+    Only for the shape model2vec writes: a Unigram model, Metaspace pre-tokenizer with no
+    token holding ``▁`` after its first character, and a normaliser sequence of a
+    lower-casing ``BertNormalizer``, single-character ``Replace``s of ``c`` by `` c ``, a
+    whitespace-collapsing ``Replace`` and a ``Strip`` (``split`` does those two).
+    """
+    model, pre, norm = spec.get("model") or {}, spec.get("pre_tokenizer") or {}, spec.get(
+        "normalizer"
+    ) or {}
+    if model.get("type") != "Unigram" or pre.get("type") != "Metaspace" or pre.get("split"):
+        return None
+    if pre.get("replacement") != "\u2581" or pre.get("prepend_scheme") != "always":
+        return None
+    if any("\u2581" in str(piece[0])[1:] for piece in model.get("vocab", [])):
+        return None
+    steps = norm.get("normalizers", []) if norm.get("type") == "Sequence" else []
+    if not steps or steps[0].get("type") != "BertNormalizer" or not steps[0].get("lowercase"):
+        return None
+    table: dict[int, str] = {}
+    for step in steps[1:]:
+        pattern = step.get("pattern", {})
+        if step.get("type") == "Strip" or pattern.get("Regex") == "\\s+":
+            continue
+        char = pattern.get("String")
+        if step.get("type") != "Replace" or char is None or len(char) != 1:
+            return None
+        if step.get("content") != f" {char} ":
+            return None
+        table[ord(char)] = f" {char} "
+    return table
+
+
 class StaticTier:
     """Static token embeddings + linear head + temperature: ``predict_proba`` in numpy."""
 
@@ -139,6 +180,11 @@ class StaticTier:
         self.max_chars = max_chars
         self.unk_id = unk_id
         self.classes_ = np.array(LABELS)
+        self._split_punct = _punctuation_table(json.loads(tokenizer.to_str()))
+        self._unnormalised = None  # the tokenizer minus its normaliser, for the fast path
+        if self._split_punct is not None:
+            self._unnormalised = type(tokenizer).from_str(tokenizer.to_str())
+            self._unnormalised.normalizer = None
 
     @property
     def dim(self) -> int:
@@ -170,13 +216,30 @@ class StaticTier:
         head = _parse_head(raw, head_path, vectors.shape[1])
         return cls(tokenizer, vectors, **head)
 
-    def _ids(self, normalised: str) -> list[int]:
-        """Token ids of a preprocessed text, cut exactly as model2vec's ``tokenize`` cuts."""
-        ids: list[int] = self._tokenizer.encode(
-            normalised[: self.max_chars], add_special_tokens=False
-        ).ids
-        if self.unk_id is not None:
-            ids = [i for i in ids if i != self.unk_id]
+    def _tokenizer_ids(self, text: str) -> list[int]:
+        """Token ids of ``text`` from the tokenizer itself, the unknown token dropped."""
+        return self._drop_unknown(self._tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def _drop_unknown(self, ids: list[int]) -> list[int]:
+        return ids if self.unk_id is None else [i for i in ids if i != self.unk_id]
+
+    def _fast_ids(self, text: str) -> list[int] | None:
+        """The same ids as ``_tokenizer_ids``, normalised in Python; None where not exact."""
+        if self._unnormalised is None or not (text.isascii() and text.isprintable()):
+            return None
+        if "[" in text:  # could spell an added token ([UNK], [PAD]), matched before normalising
+            return None
+        normalised = " ".join(text.lower().translate(self._split_punct).split())
+        ids: list[int] = self._unnormalised.encode(normalised, add_special_tokens=False).ids
+        return self._drop_unknown(ids)
+
+    def _ids(self, normalised: str, fast: bool = True) -> list[int]:
+        """Token ids of a preprocessed text, cut exactly as model2vec's ``tokenize`` cuts;
+        ``fast=False`` always asks the tokenizer (the reference for the fast path)."""
+        text = normalised[: self.max_chars]
+        ids = self._fast_ids(text) if fast else None
+        if ids is None:
+            ids = self._tokenizer_ids(text)
         return ids[: self.max_tokens]
 
     def _embed_one(self, normalised: str) -> NDArray[np.float32]:
