@@ -10,7 +10,9 @@ Steps (``add_static_tier``), all from the training run that the model was export
    computes;
 3. a linear head is fitted on those embeddings against a mix of the gold label and the
    torch encoder's soft labels (``predict_proba`` of the run on the same rows), classes
-   balanced as the encoder's head is;
+   balanced as the encoder's head is; then the token rows and the head are fine-tuned
+   together on the same targets (``routelet.static_train``, ``row_epochs`` epochs), the
+   rows quantised again, and the head refitted on the quantised rows;
 4. its temperature is fitted on the run's calibration split, and ``tau`` is chosen on
    that same split (``routelet.cascade.choose_tau``) against the exported int8 encoder;
 5. ``static_embeddings.npz``, ``static_tokenizer.json`` and ``static_head.json`` are
@@ -40,6 +42,7 @@ from routelet.config import Paths, TrainConfig
 from routelet.errors import ModelError
 from routelet.intents import LABELS
 from routelet.manifest import add_artifacts
+from routelet.preprocess import preprocess
 from routelet.static_tier import (
     STATIC_ARTIFACTS,
     STATIC_EMBEDDINGS,
@@ -47,6 +50,7 @@ from routelet.static_tier import (
     STATIC_TOKENIZER,
     StaticTier,
 )
+from routelet.static_train import RowTraining, finetune_rows
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,11 @@ class StaticConfig:
     tau_tolerance: float = TAU_TOLERANCE
     #: Tokens kept per text (model2vec's ``encode`` default).
     max_tokens: int = 512
+    #: Epochs of token-row fine-tuning (0: the distilled rows as they are). On routelet-v3's
+    #: calibration split one epoch at 1e-3 lifted static accuracy 0.798 -> 0.872 and the
+    #: share answered statically at tau 0.369 -> 0.583; more epochs overfit (docs/cascade.md).
+    row_epochs: int = 1
+    row_learning_rate: float = 1e-3
 
 
 def distill_static(encoder_dir: Path, pca_dims: int) -> Any:
@@ -151,6 +160,27 @@ def write_static_tier(
     return add_artifacts(model_dir, STATIC_ARTIFACTS, {"static_tier": record})
 
 
+def _embedder(
+    static_model: Any,
+    vectors: NDArray[np.int8],
+    scales: NDArray[np.float32],
+    max_tokens: int,
+    max_chars: int,
+) -> StaticTier:
+    """A headless ``StaticTier`` over these quantised rows: it embeds as serving will."""
+    return StaticTier(
+        static_model.tokenizer,
+        vectors.astype(np.float32) * scales[:, None],
+        coef=np.zeros((len(LABELS), vectors.shape[1]), dtype=np.float32),
+        intercept=np.zeros(len(LABELS), dtype=np.float32),
+        temperature=1.0,
+        tau=1.0,
+        max_tokens=max_tokens,
+        max_chars=max_chars,
+        unk_id=static_model.unk_token_id,
+    )
+
+
 def _run_config(run_dir: Path, paths: Paths) -> TrainConfig:
     """The run's training config (its split and seed), else the checked-in default."""
     if (run_dir / "config.toml").is_file():
@@ -187,25 +217,29 @@ def add_static_tier(
     vectors, scales = quantise_rows(static_model.embedding, static_model.weights)
     max_chars = config.max_tokens * int(static_model.median_token_length)
     unk_id = static_model.unk_token_id
-    embedder = StaticTier(
-        static_model.tokenizer,
-        vectors.astype(np.float32) * scales[:, None],
-        coef=np.zeros((len(LABELS), vectors.shape[1]), dtype=np.float32),
-        intercept=np.zeros(len(LABELS), dtype=np.float32),
-        temperature=1.0,
-        tau=1.0,
-        max_tokens=config.max_tokens,
-        max_chars=max_chars,
-        unk_id=unk_id,
-    )
+    embedder = _embedder(static_model, vectors, scales, config.max_tokens, max_chars)
     x_train, x_calib = embedder.embed(train_texts), embedder.embed(calib_texts)  # (n, D), (m, D)
 
     soft = run.predict_proba(train_texts)  # (n, 6) the torch encoder's soft labels
     gold = np.eye(len(LABELS))[y_train]  # (n, 6)
     targets = (1 - config.soft_weight) * gold + config.soft_weight * soft
-    coef, intercept = fit_head(
-        x_train, targets, balanced_weights(y_train, len(LABELS)), config.head_c
-    )
+    weights = balanced_weights(y_train, len(LABELS))
+    coef, intercept = fit_head(x_train, targets, weights, config.head_c)
+    if config.row_epochs > 0:
+        token_ids = [embedder._ids(preprocess(t)) for t in train_texts]
+        rows = finetune_rows(
+            vectors.astype(np.float32) * scales[:, None],
+            token_ids,
+            targets,
+            weights,
+            coef,
+            intercept,
+            RowTraining(epochs=config.row_epochs, rows_learning_rate=config.row_learning_rate),
+        )
+        vectors, scales = quantise_rows(rows, None)
+        embedder = _embedder(static_model, vectors, scales, config.max_tokens, max_chars)
+        x_train, x_calib = embedder.embed(train_texts), embedder.embed(calib_texts)
+        coef, intercept = fit_head(x_train, targets, weights, config.head_c)
     calib_logits = x_calib @ coef.T + intercept  # (m, 6)
     temperature = fit_temperature(calib_logits, y_calib)
     static_probs = softmax(calib_logits, temperature)
