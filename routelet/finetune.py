@@ -68,6 +68,7 @@ class FineTunedRouter:
         distill_weight: float = 0.0,
         max_length: int = TrainConfig.max_length,
         freeze_embeddings: bool = True,
+        max_steps: int = -1,
         seed: int = 42,
         show_progress_bar: bool = True,
     ) -> None:
@@ -82,6 +83,7 @@ class FineTunedRouter:
         self.distill_weight = distill_weight
         self.max_length = max_length
         self.freeze_embeddings = freeze_embeddings
+        self.max_steps = max_steps  # > 0 caps optimiser steps (smoke runs); -1: epochs decide
         self.seed = seed
         self.show_progress_bar = show_progress_bar
 
@@ -134,6 +136,8 @@ class FineTunedRouter:
         )
         steps_per_epoch = math.ceil(len(texts) / self.batch_size)
         total = max(1, round(steps_per_epoch * self.epochs))
+        if self.max_steps > 0:
+            total = min(total, self.max_steps)
         warmup = max(1, round(total * self.warmup_fraction))
         schedule = torch.optim.lr_scheduler.LambdaLR(
             optimizer,

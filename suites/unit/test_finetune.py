@@ -45,3 +45,24 @@ def test_saved_run_loads_with_the_same_predictions(tiny_run: Any, tmp_path: Path
     texts = ["turn off the lights", "what is the capital of peru", "flarbo venti"]
     np.testing.assert_allclose(loaded.predict_proba(texts), router.predict_proba(texts), atol=1e-6)
     assert loaded.coef_.shape == (len(LABELS), 384)
+
+
+def test_make_router_passes_the_step_cap() -> None:
+    """`routelet train --max-steps N` reaches the cross-entropy estimator (it was SetFit-only)."""
+    from routelet.config import TrainConfig
+    from routelet.train import make_router
+
+    config = TrainConfig(method="cross_entropy", max_steps=3)
+    assert make_router(config).max_steps == 3
+
+
+@pytest.mark.train
+def test_max_steps_caps_training(paths: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """With max_steps=2 fitting stops after two optimiser steps, whatever the epochs say."""
+    from routelet.data import load_jsonl
+
+    rows = load_jsonl(paths.root / "fixtures" / "tiny_train.jsonl")
+    FineTunedRouter(epochs=4, batch_size=16, max_length=32, max_steps=2, seed=3).fit(
+        [r.text for r in rows], [r.intent.value for r in rows]
+    )
+    assert "step 2/2 " in capsys.readouterr().out
