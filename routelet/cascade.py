@@ -30,9 +30,9 @@ def resolve_tier(tier: str | None, static: Any) -> str:
     """The tier mode to run: ``tier``, or by default the encoder.
 
     The cascade is opt-in (``tier="cascade"``) until it keeps accuracy within 0.5 points
-    of the encoder on every eval file: on routelet-v2 it costs 0.9 points on ood.jsonl and
-    answers only ~19 % of commands statically, so it buys no median latency yet
-    (docs/cascade.md). Real-world accuracy comes first.
+    of the encoder on every eval file: on routelet-v3 it answers ~58 % of commands
+    statically but costs 0.5-0.8 points on five files (docs/cascade.md). Real-world
+    accuracy comes first.
     """
     if tier is None:
         return "encoder"
