@@ -119,22 +119,27 @@ def _parse_head(head: Any, where: Path, dim: int) -> dict[str, Any]:
     return parsed
 
 
-def _punctuation_table(spec: dict[str, Any]) -> dict[int, str] | None:
-    """``str.translate`` table doing the tokenizer's normaliser on printable ASCII, or None.
+def _punctuation_table(tokenizer: Any) -> dict[int, str] | None:
+    """``str.translate`` table doing ``tokenizer``'s normaliser on printable ASCII, or None.
 
-    Only for the shape model2vec writes: a Unigram model, Metaspace pre-tokenizer with no
-    token holding ``▁`` after its first character, and a normaliser sequence of a
-    lower-casing ``BertNormalizer``, single-character ``Replace``s of ``c`` by `` c ``, a
-    whitespace-collapsing ``Replace`` and a ``Strip`` (``split`` does those two).
+    Only for the shape model2vec writes: a Unigram model, a Metaspace pre-tokenizer that
+    prepends ``▁`` and does not split, and a normaliser sequence of a lower-casing
+    ``BertNormalizer``, single-character ``Replace``s of ``c`` by `` c ``, a
+    whitespace-collapsing ``Replace`` and a ``Strip`` (``split`` does those two). Reads the
+    components' own small JSON states, never the whole tokenizer (a 29k-row vocabulary
+    would add ~50 ms to every load). Exactness also needs no vocabulary token to hold
+    ``▁`` after its first character, as model2vec's do; ``suites/unit/test_static_fast_path.py``
+    checks that on the shipped tokenizer, with every data and eval text.
     """
-    model, pre, norm = spec.get("model") or {}, spec.get("pre_tokenizer") or {}, spec.get(
-        "normalizer"
-    ) or {}
-    if model.get("type") != "Unigram" or pre.get("type") != "Metaspace" or pre.get("split"):
+    if type(tokenizer.model).__name__ != "Unigram" or tokenizer.pre_tokenizer is None:
+        return None
+    if tokenizer.normalizer is None:
+        return None
+    pre = json.loads(tokenizer.pre_tokenizer.__getstate__())
+    norm = json.loads(tokenizer.normalizer.__getstate__())
+    if pre.get("type") != "Metaspace" or pre.get("split"):
         return None
     if pre.get("replacement") != "\u2581" or pre.get("prepend_scheme") != "always":
-        return None
-    if any("\u2581" in str(piece[0])[1:] for piece in model.get("vocab", [])):
         return None
     steps = norm.get("normalizers", []) if norm.get("type") == "Sequence" else []
     if not steps or steps[0].get("type") != "BertNormalizer" or not steps[0].get("lowercase"):
@@ -180,11 +185,11 @@ class StaticTier:
         self.max_chars = max_chars
         self.unk_id = unk_id
         self.classes_ = np.array(LABELS)
-        self._split_punct = _punctuation_table(json.loads(tokenizer.to_str()))
-        self._unnormalised = None  # the tokenizer minus its normaliser, for the fast path
+        self._split_punct = _punctuation_table(tokenizer)
+        self._unnormalised = None  # the same model and pre-tokenizer, no normaliser
         if self._split_punct is not None:
-            self._unnormalised = type(tokenizer).from_str(tokenizer.to_str())
-            self._unnormalised.normalizer = None
+            self._unnormalised = type(tokenizer)(tokenizer.model)
+            self._unnormalised.pre_tokenizer = tokenizer.pre_tokenizer
 
     @property
     def dim(self) -> int:

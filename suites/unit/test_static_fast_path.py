@@ -56,3 +56,9 @@ def test_fast_ids_equal_tokenizer_ids_on_every_data_and_eval_text(
 def test_fast_ids_equal_tokenizer_ids_on_drawn_ascii(shipped_tier: StaticTier, text: str) -> None:
     """Drawn printable ASCII (punctuation, brackets, added-token spellings) agrees too."""
     assert shipped_tier._ids(text) == shipped_tier._ids(text, fast=False)
+
+
+def test_no_shipped_token_holds_the_word_boundary_inside(shipped_tier: StaticTier) -> None:
+    """The fast path's exactness rests on every ``▁`` being a token's first character."""
+    vocab = shipped_tier._tokenizer.get_vocab()
+    assert not [token for token in vocab if "\u2581" in token[1:]]
