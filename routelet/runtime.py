@@ -269,8 +269,9 @@ class Router:
             raise DataError("empty text: nothing to route (empty or whitespace only)")
         feeds = self._feeds(self._tokenizer.encode(preprocess(text)).ids)
         hidden = self._session.run(None, feeds)[0]  # (1, L, 384)
-        mask = feeds["attention_mask"][:, :, None].astype(np.float32)  # (1, L, 1)
-        pooled = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)  # (1, 384)
+        # Mean pooling: never padded, every position is a real token, so no mask is needed
+        # (the same numbers as the masked mean, without building and multiplying a mask).
+        pooled = hidden.sum(axis=1) / np.float32(hidden.shape[1])  # (1, 384)
         emb = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
         return softmax(emb @ self._coef_t + self._intercept, self.temperature)[0]
 
