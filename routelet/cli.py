@@ -85,11 +85,18 @@ def _generate_none_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", help="output file (default: data/none.jsonl)")
 
 
-@_register("train", "fine-tune the router as configs/default.toml says (needs the train extra)", "train", "train")
+@_register(
+    "train",
+    "fine-tune the router as configs/default.toml says (needs the train extra)",
+    "train",
+    "train",
+)
 def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="training config TOML (default: configs/default.toml)")
     p.add_argument("--run-dir", help="where to save the run (default: runs/<model name>)")
-    p.add_argument("--max-steps", type=int, help="cap optimiser steps (quick smoke runs; -1: no cap)")
+    p.add_argument(
+        "--max-steps", type=int, help="cap optimiser steps (quick smoke runs; -1: no cap)"
+    )
 
 
 @_register(

@@ -49,6 +49,7 @@ from routelet.static_tier import (
     STATIC_HEAD,
     STATIC_TOKENIZER,
     StaticTier,
+    dequantise,
 )
 from routelet.static_train import RowTraining, finetune_rows
 
@@ -161,17 +162,13 @@ def write_static_tier(
 
 
 def _embedder(
-    static_model: Any,
-    vectors: NDArray[np.int8],
-    scales: NDArray[np.float32],
-    max_tokens: int,
-    max_chars: int,
+    static_model: Any, rows: NDArray[np.float32], max_tokens: int, max_chars: int
 ) -> StaticTier:
-    """A headless ``StaticTier`` over these quantised rows: it embeds as serving will."""
+    """A headless ``StaticTier`` over these (dequantised) rows: it embeds as serving will."""
     return StaticTier(
         static_model.tokenizer,
-        vectors.astype(np.float32) * scales[:, None],
-        coef=np.zeros((len(LABELS), vectors.shape[1]), dtype=np.float32),
+        rows,
+        coef=np.zeros((len(LABELS), rows.shape[1]), dtype=np.float32),
         intercept=np.zeros(len(LABELS), dtype=np.float32),
         temperature=1.0,
         tau=1.0,
@@ -217,7 +214,7 @@ def add_static_tier(
     vectors, scales = quantise_rows(static_model.embedding, static_model.weights)
     max_chars = config.max_tokens * int(static_model.median_token_length)
     unk_id = static_model.unk_token_id
-    embedder = _embedder(static_model, vectors, scales, config.max_tokens, max_chars)
+    embedder = _embedder(static_model, dequantise(vectors, scales), config.max_tokens, max_chars)
     x_train, x_calib = embedder.embed(train_texts), embedder.embed(calib_texts)  # (n, D), (m, D)
 
     soft = run.predict_proba(train_texts)  # (n, 6) the torch encoder's soft labels
@@ -228,7 +225,7 @@ def add_static_tier(
     if config.row_epochs > 0:
         token_ids = [embedder._ids(preprocess(t)) for t in train_texts]
         rows = finetune_rows(
-            vectors.astype(np.float32) * scales[:, None],
+            embedder._vectors,  # the dequantised rows the head was fitted on
             token_ids,
             targets,
             weights,
@@ -237,7 +234,9 @@ def add_static_tier(
             RowTraining(epochs=config.row_epochs, rows_learning_rate=config.row_learning_rate),
         )
         vectors, scales = quantise_rows(rows, None)
-        embedder = _embedder(static_model, vectors, scales, config.max_tokens, max_chars)
+        embedder = _embedder(
+            static_model, dequantise(vectors, scales), config.max_tokens, max_chars
+        )
         x_train, x_calib = embedder.embed(train_texts), embedder.embed(calib_texts)
         coef, intercept = fit_head(x_train, targets, weights, config.head_c)
     calib_logits = x_calib @ coef.T + intercept  # (m, 6)

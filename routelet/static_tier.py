@@ -62,6 +62,14 @@ def _fail(where: Path, what: str) -> ModelError:
     return ModelError(f"{where}: {what}")
 
 
+def dequantise(vectors: NDArray[np.int8], scales: NDArray[np.floating]) -> NDArray[np.float32]:
+    """Token rows (V, D) float32 from int8 ``vectors`` (V, D) and per-row ``scales`` (V,).
+
+    C order: a text gathers whole rows (a Fortran-ordered table made that 10x slower).
+    """
+    return np.ascontiguousarray(vectors, dtype=np.float32) * scales.astype(np.float32)[:, None]
+
+
 def _load_vectors(path: Path) -> NDArray[np.float32]:
     """Dequantised token rows (V, D) float32 from ``static_embeddings.npz``."""
     try:
@@ -77,8 +85,7 @@ def _load_vectors(path: Path) -> NDArray[np.float32]:
         )
     if not np.isfinite(scales).all():
         raise _fail(path, "scales are not all finite numbers")
-    # C order: a text gathers whole rows (a Fortran-ordered table made that 10x slower).
-    return np.ascontiguousarray(vectors, dtype=np.float32) * scales.astype(np.float32)[:, None]
+    return dequantise(vectors, scales)
 
 
 def _parse_head(head: Any, where: Path, dim: int) -> dict[str, Any]:
@@ -230,19 +237,21 @@ class StaticTier:
 
     def _fast_ids(self, text: str) -> list[int] | None:
         """The same ids as ``_tokenizer_ids``, normalised in Python; None where not exact."""
-        if self._unnormalised is None or not (text.isascii() and text.isprintable()):
+        table, unnormalised = self._split_punct, self._unnormalised
+        if table is None or unnormalised is None:
+            return None
+        if not (text.isascii() and text.isprintable()):
             return None
         if "[" in text:  # could spell an added token ([UNK], [PAD]), matched before normalising
             return None
-        normalised = " ".join(text.lower().translate(self._split_punct).split())
-        ids: list[int] = self._unnormalised.encode(normalised, add_special_tokens=False).ids
+        normalised = " ".join(text.lower().translate(table).split())
+        ids: list[int] = unnormalised.encode(normalised, add_special_tokens=False).ids
         return self._drop_unknown(ids)
 
-    def _ids(self, normalised: str, fast: bool = True) -> list[int]:
-        """Token ids of a preprocessed text, cut exactly as model2vec's ``tokenize`` cuts;
-        ``fast=False`` always asks the tokenizer (the reference for the fast path)."""
+    def _ids(self, normalised: str) -> list[int]:
+        """Token ids of a preprocessed text, cut exactly as model2vec's ``tokenize`` cuts."""
         text = normalised[: self.max_chars]
-        ids = self._fast_ids(text) if fast else None
+        ids = self._fast_ids(text)
         if ids is None:
             ids = self._tokenizer_ids(text)
         return ids[: self.max_tokens]

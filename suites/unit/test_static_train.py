@@ -48,7 +48,12 @@ def test_rows_of_unseen_tokens_do_not_move() -> None:
     """A token in no training text keeps its row exactly; seen ones change."""
     rows, texts, targets, _ = _problem()
     trained = finetune_rows(
-        rows, texts, targets, np.ones(len(texts)), np.zeros((2, 4)), np.zeros(2),
+        rows,
+        texts,
+        targets,
+        np.ones(len(texts)),
+        np.zeros((2, 4)),
+        np.zeros(2),
         RowTraining(batch_size=8),  # several steps: the first one only moves the zero head
     )
     np.testing.assert_array_equal(trained[4:], rows[4:])
@@ -69,5 +74,12 @@ def test_mismatched_lengths_are_refused() -> None:
     """Texts, targets and weights of different lengths are a ValueError, not a silent cut."""
     rows, texts, targets, _ = _problem()
     with pytest.raises(ValueError, match="texts"):
-        finetune_rows(rows, texts[:-1], targets, np.ones(len(texts)), np.zeros((2, 4)),
-                      np.zeros(2), RowTraining())
+        finetune_rows(
+            rows,
+            texts[:-1],
+            targets,
+            np.ones(len(texts)),
+            np.zeros((2, 4)),
+            np.zeros(2),
+            RowTraining(),
+        )
