@@ -20,6 +20,13 @@ def _problem() -> tuple[np.ndarray, list[list[int]], np.ndarray, np.ndarray]:
     return rows, texts, np.eye(2)[labels], labels
 
 
+def _start(
+    rows: np.ndarray, texts: list[list[int]], targets: np.ndarray
+) -> tuple[np.ndarray, list[list[int]], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``finetune_rows``' arguments before ``training``: equal weights and a zero head."""
+    return rows, texts, targets, np.ones(len(texts)), np.zeros((2, 4)), np.zeros(2)
+
+
 def _class_cosine(rows: np.ndarray, texts: list[list[int]], labels: np.ndarray) -> float:
     """Cosine between the two classes' mean normalised text embeddings (1: inseparable)."""
     pooled = np.stack([rows[ids].sum(axis=0) for ids in texts])
@@ -32,12 +39,7 @@ def test_training_separates_the_classes() -> None:
     """Rows that start indistinguishable end up separating the two classes."""
     rows, texts, targets, labels = _problem()
     trained = finetune_rows(
-        rows,
-        texts,
-        targets,
-        np.ones(len(texts)),
-        np.zeros((2, 4)),
-        np.zeros(2),
+        *_start(rows, texts, targets),
         RowTraining(epochs=20, rows_learning_rate=0.05, batch_size=8),
     )
     assert _class_cosine(rows, texts, labels) > 0.99
@@ -48,12 +50,7 @@ def test_rows_of_unseen_tokens_do_not_move() -> None:
     """A token in no training text keeps its row exactly; seen ones change."""
     rows, texts, targets, _ = _problem()
     trained = finetune_rows(
-        rows,
-        texts,
-        targets,
-        np.ones(len(texts)),
-        np.zeros((2, 4)),
-        np.zeros(2),
+        *_start(rows, texts, targets),
         RowTraining(batch_size=8),  # several steps: the first one only moves the zero head
     )
     np.testing.assert_array_equal(trained[4:], rows[4:])
@@ -63,7 +60,7 @@ def test_rows_of_unseen_tokens_do_not_move() -> None:
 def test_same_seed_same_rows() -> None:
     """Training is deterministic for a seed (a distilled tier can be rebuilt bit for bit)."""
     rows, texts, targets, _ = _problem()
-    args = (rows, texts, targets, np.ones(len(texts)), np.zeros((2, 4)), np.zeros(2))
+    args = _start(rows, texts, targets)
     np.testing.assert_array_equal(
         finetune_rows(*args, RowTraining(epochs=2, batch_size=8)),
         finetune_rows(*args, RowTraining(epochs=2, batch_size=8)),
@@ -74,12 +71,5 @@ def test_mismatched_lengths_are_refused() -> None:
     """Texts, targets and weights of different lengths are a ValueError, not a silent cut."""
     rows, texts, targets, _ = _problem()
     with pytest.raises(ValueError, match="texts"):
-        finetune_rows(
-            rows,
-            texts[:-1],
-            targets,
-            np.ones(len(texts)),
-            np.zeros((2, 4)),
-            np.zeros(2),
-            RowTraining(),
-        )
+        rows, _, targets, weights, coef, intercept = _start(rows, texts, targets)
+        finetune_rows(rows, texts[:-1], targets, weights, coef, intercept, RowTraining())
