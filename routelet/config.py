@@ -95,6 +95,8 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
         "ft_head_learning_rate",
         "ft_label_smoothing",
         "ft_freeze_embeddings",
+        "ft_freeze_layers",
+        "ft_num_layers",
     ),
     "head": ("head_c",),
     "calibration": ("calibration_fraction",),
@@ -132,6 +134,8 @@ class TrainConfig:
     ft_head_learning_rate: float = 5e-3
     ft_label_smoothing: float = 0.05
     ft_freeze_embeddings: bool = True
+    ft_freeze_layers: int = 0
+    ft_num_layers: int = 0
     calibration_fraction: float = 0.15
     defer_threshold: float = DEFAULT_THRESHOLD
     smooth_alpha: float = 0.8

@@ -225,6 +225,8 @@ def make_router(config: TrainConfig) -> Any:
             head_learning_rate=config.ft_head_learning_rate,
             label_smoothing=config.ft_label_smoothing,
             freeze_embeddings=config.ft_freeze_embeddings,
+            freeze_layers=config.ft_freeze_layers,
+            num_layers=config.ft_num_layers,
             max_steps=config.max_steps,
             max_length=config.max_length,
             seed=config.seed,

@@ -18,13 +18,16 @@ def test_finetune_section_maps_to_its_fields(tmp_path: Path) -> None:
     path = tmp_path / "c.toml"
     path.write_text(
         '[model]\nmethod = "cross_entropy"\n[finetune]\nepochs = 3\nfreeze_embeddings = false\n'
+        "freeze_layers = 2\nnum_layers = 4\n"
     )
     config = TrainConfig.from_toml(path)
-    assert (config.method, config.ft_epochs, config.ft_freeze_embeddings) == (
-        "cross_entropy",
-        3.0,
-        False,
-    )
+    assert (
+        config.method,
+        config.ft_epochs,
+        config.ft_freeze_embeddings,
+        config.ft_freeze_layers,
+        config.ft_num_layers,
+    ) == ("cross_entropy", 3.0, False, 2, 4)
 
 
 @pytest.mark.parametrize(

@@ -66,3 +66,76 @@ def test_max_steps_caps_training(paths: Any, capsys: pytest.CaptureFixture[str])
         [r.text for r in rows], [r.intent.value for r in rows]
     )
     assert "step 2/2 " in capsys.readouterr().out
+
+
+@pytest.mark.train
+def test_frozen_layers_keep_their_pretrained_weights(paths: Any) -> None:
+    """freeze_layers=2 leaves the two lowest transformer layers as the base model has them
+    and still trains the layers above (the speed-up must not freeze the whole body)."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    from routelet.data import load_jsonl
+    from routelet.train import base_model_path
+
+    rows = load_jsonl(paths.root / "fixtures" / "tiny_train.jsonl")
+    router = FineTunedRouter(
+        epochs=1, batch_size=16, max_length=32, max_steps=2, freeze_layers=2, seed=3
+    ).fit([r.text for r in rows], [r.intent.value for r in rows])
+    base = SentenceTransformer(str(base_model_path()), device="cpu", local_files_only=True)
+    base_layers = base[0].auto_model.encoder.layer
+    tuned_layers = router.body_[0].auto_model.encoder.layer
+
+    def same(i: int) -> bool:
+        pairs = zip(base_layers[i].parameters(), tuned_layers[i].parameters(), strict=True)
+        return all(torch.equal(a, b) for a, b in pairs)
+
+    assert [same(i) for i in range(len(base_layers))] == [True, True] + [False] * (
+        len(base_layers) - 2
+    )
+
+
+@pytest.mark.train
+def test_freeze_layers_out_of_range_is_refused(paths: Any) -> None:
+    """Freezing every layer (nothing left to train) is a clear error, not a silent no-op."""
+    from routelet.data import load_jsonl
+    from routelet.errors import ConfigError
+
+    rows = load_jsonl(paths.root / "fixtures" / "tiny_train.jsonl")
+    with pytest.raises(ConfigError, match=r"freeze_layers must be 0\.\.5"):
+        FineTunedRouter(max_steps=1, freeze_layers=6).fit(
+            [r.text for r in rows], [r.intent.value for r in rows]
+        )
+
+
+@pytest.mark.train
+def test_num_layers_trains_and_saves_a_shallower_encoder(paths: Any, tmp_path: Path) -> None:
+    """num_layers=3 keeps the base model's lowest three layers; the saved run reloads as a
+    three-layer encoder that predicts exactly as the fitted one (so export sees it too)."""
+    from routelet.data import load_jsonl
+    from routelet.train import load_run
+
+    rows = load_jsonl(paths.root / "fixtures" / "tiny_train.jsonl")
+    router = FineTunedRouter(
+        epochs=1, batch_size=16, max_length=32, max_steps=1, num_layers=3, seed=3
+    ).fit([r.text for r in rows], [r.intent.value for r in rows])
+    assert len(router.body_[0].auto_model.encoder.layer) == 3
+    router.save(tmp_path)
+    loaded = load_run(tmp_path)
+    assert loaded.body_[0].auto_model.config.num_hidden_layers == 3
+    assert len(loaded.body_[0].auto_model.encoder.layer) == 3
+    texts = ["turn off the lights", "what is the capital of peru"]
+    np.testing.assert_allclose(loaded.predict_proba(texts), router.predict_proba(texts), atol=1e-6)
+
+
+@pytest.mark.train
+def test_num_layers_out_of_range_is_refused(paths: Any) -> None:
+    """Asking for more layers than the encoder has is a clear error."""
+    from routelet.data import load_jsonl
+    from routelet.errors import ConfigError
+
+    rows = load_jsonl(paths.root / "fixtures" / "tiny_train.jsonl")
+    with pytest.raises(ConfigError, match=r"num_layers must be 1\.\.6 or 0"):
+        FineTunedRouter(max_steps=1, num_layers=7).fit(
+            [r.text for r in rows], [r.intent.value for r in rows]
+        )
