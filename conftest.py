@@ -91,12 +91,19 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory, paths: Paths):  # type: i
     Returns ``(router, run_dir)``; the run directory is laid out like ``routelet train``'s.
     """
     pytest.importorskip("sentence_transformers", reason="the tiny model needs the train extra")
+    from routelet.config import TrainConfig
     from routelet.data import load_jsonl
     from routelet.finetune import FineTunedRouter
 
+    shipped = TrainConfig.from_toml(paths.configs / "default.toml")
     rows = load_jsonl(ROOT / "fixtures" / "tiny_train.jsonl")
     router = FineTunedRouter(
-        epochs=4, batch_size=16, max_length=32, seed=3, show_progress_bar=False
+        epochs=4,
+        batch_size=16,
+        max_length=32,
+        num_layers=shipped.ft_num_layers,  # the shipped encoder's depth (timing compares them)
+        seed=3,
+        show_progress_bar=False,
     ).fit([r.text for r in rows], [r.intent.value for r in rows])
     router.calibrate([r.text for r in rows[::3]], [r.intent.value for r in rows[::3]])
     run_dir = tmp_path_factory.mktemp("tiny_run")

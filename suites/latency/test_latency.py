@@ -171,9 +171,9 @@ def test_speedup_over_setfit(benchmark, paths, tiny_run) -> None:  # type: ignor
     """The runtime is at least the budgeted factor faster than SetFit's torch predict.
 
     The report's own paired measurement (``timing.measure_speedup``: alternating blocks,
-    one thread each, same text). The SetFit side is the tiny fixture model: the same
-    MiniLM-L6 encoder and sequence lengths as the shipped model, trained in-session, so
-    the test needs no training run in ``runs/``.
+    one thread each, same text). The torch side is the tiny fixture model: the same
+    encoder (MiniLM cut to the shipped config's ``num_layers``) and sequence lengths as the
+    shipped model, trained in-session, so the test needs no training run in ``runs/``.
     """
     _, run_dir = tiny_run
     result = benchmark.pedantic(

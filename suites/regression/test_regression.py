@@ -27,23 +27,31 @@ from suites.regression.flips import flip_report, format_flips, recorded_predicti
 pytestmark = pytest.mark.shipped
 
 #: Eval files pinned by snapshots (regression.jsonl is scored row by row against gold).
-EVAL_STEMS = ["holdout", "holdout_v2", "holdout_v3", "boundary", "short_commands", "ood"]
+EVAL_STEMS = [
+    "holdout",
+    "holdout_v2",
+    "holdout_v3",
+    "holdout_v4",
+    "boundary",
+    "short_commands",
+    "ood",
+]
 
-#: Rows of evals/regression.jsonl that the shipped model (models/routelet-v4) still routes
+#: Rows of evals/regression.jsonl that the shipped model (models/routelet-v5) still routes
 #: wrong. When a new model fixes one, its test XPASSes and fails the run: take it off here.
 #: (routelet-v2 fixed "www dot example dot com slash login", a v1 miss; routelet-v3 fixed
 #: "breaking news tonight a fire at the old mill downtown"; routelet-v4 fixed "stir until
-#: the sugar dissolves completely" and "what is the temperature in lisbon".)
+#: the sugar dissolves completely" and "what is the temperature in lisbon"; routelet-v5
+#: fixed "should i take an umbrella today", "what's up" and "mhm yeah no totally", and
+#: broke "what was that you just said", now sent to `none`.)
 KNOWN_MISSES = frozenset(
     {
         "404 not found",
         "what's the exchange rate from dollars to yen",
         "ok google hey siri alexa",
         "what happened on this day in 1969",
-        "should i take an umbrella today",
         "hiya",
-        "what's up",
-        "mhm yeah no totally",
+        "what was that you just said",
     }
 )
 REGRESSION_ROWS = load_jsonl(Paths.discover().evals / "regression.jsonl")
