@@ -138,8 +138,8 @@ class FineTunedRouter:
                 f"[finetune] freeze_layers must be 0..{len(layers) - 1} (the encoder has "
                 f"{len(layers)} layers), got {self.freeze_layers}"
             )
-        # Frozen lower layers need no backward pass: freezing 2 of MiniLM's 6 made a step
-        # 1.4x faster on 2 cores (docs/experiments.md, "Training time").
+        # Frozen lower layers need no backward pass: freezing 2 of MiniLM's 6 made steps
+        # 1.2-1.4x faster on 2 cores (docs/experiments.md, #9a and #9b).
         for layer in layers[: self.freeze_layers]:
             for param in layer.parameters():
                 param.requires_grad = False

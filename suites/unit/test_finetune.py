@@ -10,6 +10,14 @@ from routelet.finetune import FineTunedRouter, _length_bucketed_batches
 from routelet.intents import LABELS
 
 
+def _tiny_rows(paths: Any) -> tuple[list[str], list[str]]:
+    """Texts and labels of fixtures/tiny_train.jsonl, as ``fit`` takes them."""
+    from routelet.data import load_jsonl
+
+    rows = load_jsonl(paths.root / "fixtures" / "tiny_train.jsonl")
+    return [r.text for r in rows], [r.intent.value for r in rows]
+
+
 def test_bucketed_batches_cover_every_row_once() -> None:
     """One epoch of bucketed batches is a permutation of the rows, no batch over size."""
     lengths = np.random.default_rng(0).integers(1, 30, size=1003)
@@ -59,11 +67,8 @@ def test_make_router_passes_the_step_cap() -> None:
 @pytest.mark.train
 def test_max_steps_caps_training(paths: Any, capsys: pytest.CaptureFixture[str]) -> None:
     """With max_steps=2 fitting stops after two optimiser steps, whatever the epochs say."""
-    from routelet.data import load_jsonl
-
-    rows = load_jsonl(paths.root / "fixtures" / "tiny_train.jsonl")
     FineTunedRouter(epochs=4, batch_size=16, max_length=32, max_steps=2, seed=3).fit(
-        [r.text for r in rows], [r.intent.value for r in rows]
+        *_tiny_rows(paths)
     )
     assert "step 2/2 " in capsys.readouterr().out
 
@@ -75,13 +80,11 @@ def test_frozen_layers_keep_their_pretrained_weights(paths: Any) -> None:
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from routelet.data import load_jsonl
     from routelet.train import base_model_path
 
-    rows = load_jsonl(paths.root / "fixtures" / "tiny_train.jsonl")
     router = FineTunedRouter(
         epochs=1, batch_size=16, max_length=32, max_steps=2, freeze_layers=2, seed=3
-    ).fit([r.text for r in rows], [r.intent.value for r in rows])
+    ).fit(*_tiny_rows(paths))
     base = SentenceTransformer(str(base_model_path()), device="cpu", local_files_only=True)
     base_layers = base[0].auto_model.encoder.layer
     tuned_layers = router.body_[0].auto_model.encoder.layer
@@ -96,29 +99,14 @@ def test_frozen_layers_keep_their_pretrained_weights(paths: Any) -> None:
 
 
 @pytest.mark.train
-def test_freeze_layers_out_of_range_is_refused(paths: Any) -> None:
-    """Freezing every layer (nothing left to train) is a clear error, not a silent no-op."""
-    from routelet.data import load_jsonl
-    from routelet.errors import ConfigError
-
-    rows = load_jsonl(paths.root / "fixtures" / "tiny_train.jsonl")
-    with pytest.raises(ConfigError, match=r"freeze_layers must be 0\.\.5"):
-        FineTunedRouter(max_steps=1, freeze_layers=6).fit(
-            [r.text for r in rows], [r.intent.value for r in rows]
-        )
-
-
-@pytest.mark.train
 def test_num_layers_trains_and_saves_a_shallower_encoder(paths: Any, tmp_path: Path) -> None:
     """num_layers=3 keeps the base model's lowest three layers; the saved run reloads as a
     three-layer encoder that predicts exactly as the fitted one (so export sees it too)."""
-    from routelet.data import load_jsonl
     from routelet.train import load_run
 
-    rows = load_jsonl(paths.root / "fixtures" / "tiny_train.jsonl")
     router = FineTunedRouter(
         epochs=1, batch_size=16, max_length=32, max_steps=1, num_layers=3, seed=3
-    ).fit([r.text for r in rows], [r.intent.value for r in rows])
+    ).fit(*_tiny_rows(paths))
     assert len(router.body_[0].auto_model.encoder.layer) == 3
     router.save(tmp_path)
     loaded = load_run(tmp_path)
@@ -129,13 +117,19 @@ def test_num_layers_trains_and_saves_a_shallower_encoder(paths: Any, tmp_path: P
 
 
 @pytest.mark.train
-def test_num_layers_out_of_range_is_refused(paths: Any) -> None:
-    """Asking for more layers than the encoder has is a clear error."""
-    from routelet.data import load_jsonl
+@pytest.mark.parametrize(
+    ("depth", "message"),
+    [
+        # Freezing every layer would leave nothing to train: an error, not a silent no-op.
+        pytest.param({"freeze_layers": 6}, r"freeze_layers must be 0\.\.5", id="freeze-all"),
+        pytest.param({"num_layers": 7}, r"num_layers must be 1\.\.6 or 0", id="too-deep"),
+    ],
+)
+def test_layer_options_out_of_range_are_refused(
+    paths: Any, depth: dict[str, int], message: str
+) -> None:
+    """freeze_layers and num_layers outside the encoder's depth are clear ConfigErrors."""
     from routelet.errors import ConfigError
 
-    rows = load_jsonl(paths.root / "fixtures" / "tiny_train.jsonl")
-    with pytest.raises(ConfigError, match=r"num_layers must be 1\.\.6 or 0"):
-        FineTunedRouter(max_steps=1, num_layers=7).fit(
-            [r.text for r in rows], [r.intent.value for r in rows]
-        )
+    with pytest.raises(ConfigError, match=message):
+        FineTunedRouter(max_steps=1, **depth).fit(*_tiny_rows(paths))
