@@ -18,6 +18,9 @@ def softmax(logits: FloatArray, temperature: float = 1.0) -> NDArray[np.float64]
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
     z = np.asarray(logits, dtype=np.float64) / temperature
+    if z.ndim == 1:  # one text (the runtime's path): plain reductions, the same numbers, cheaper
+        e = np.exp(z - z.max())
+        return e / e.sum()
     z = z - z.max(axis=-1, keepdims=True)  # stable: largest exponent is 0
     e = np.exp(z)
     return e / e.sum(axis=-1, keepdims=True)

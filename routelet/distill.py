@@ -9,8 +9,9 @@ Steps (``add_static_tier``), all from the training run that the model was export
    the numpy runtime (``routelet.static_tier``), so training sees exactly what serving
    computes;
 3. a linear head is fitted on those embeddings against a mix of the gold label and the
-   torch encoder's soft labels (``predict_proba`` of the run on the same rows), classes
-   balanced as the encoder's head is; then the token rows and the head are fine-tuned
+   soft labels of the exported int8 encoder on the same rows (the cascade's fallback, so
+   the static tier learns the model it stands in front of), classes balanced as the
+   encoder's head is; then the token rows and the head are fine-tuned
    together on the same targets (``routelet.static_train``, ``row_epochs`` epochs), the
    rows quantised again, and the head refitted on the quantised rows;
 4. its temperature is fitted on the run's calibration split, and ``tau`` is chosen on
@@ -52,6 +53,9 @@ from routelet.static_tier import (
     dequantise,
 )
 from routelet.static_train import RowTraining, finetune_rows
+
+#: Texts the exported encoder labels at a time (one text per call, each on its own thread).
+SOFT_LABEL_WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 
 @dataclass(frozen=True)
@@ -217,7 +221,10 @@ def add_static_tier(
     embedder = _embedder(static_model, dequantise(vectors, scales), config.max_tokens, max_chars)
     x_train, x_calib = embedder.embed(train_texts), embedder.embed(calib_texts)  # (n, D), (m, D)
 
-    soft = run.predict_proba(train_texts)  # (n, 6) the torch encoder's soft labels
+    # (n, 6) soft labels from the exported int8 encoder, the model the static tier stands in
+    # front of (and whose accuracy tau is held to); one text per call, several at a time:
+    # 2x faster than the torch run on 2 cores.
+    soft = encoder_router.predict_proba(train_texts, workers=SOFT_LABEL_WORKERS)
     gold = np.eye(len(LABELS))[y_train]  # (n, 6)
     targets = (1 - config.soft_weight) * gold + config.soft_weight * soft
     weights = balanced_weights(y_train, len(LABELS))

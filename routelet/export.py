@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from routelet.config import Paths, TrainConfig
 from routelet.data import load_jsonl
@@ -123,10 +124,35 @@ def onnx_router(model_path: Path, tokenizer_path: Path, head: dict[str, Any]) ->
     return Router.from_files(model_path, tokenizer_path, head)
 
 
-def check_parity(torch_router: Any, fp32: Any, int8: Any, texts: list[str]) -> ParityResult:
+class _ProbabilityCache:
+    """``router.predict_proba`` with each distinct text computed once. Exact: the runtime
+    answers every text in a call of its own, so a text's probabilities never depend on
+    what else is asked (``routelet.runtime``'s invariant)."""
+
+    def __init__(self, router: Any) -> None:
+        self._router = router
+        self._seen: dict[str, NDArray[np.float64]] = {}
+
+    def __call__(self, texts: list[str]) -> NDArray[np.float64]:
+        missing = [t for t in dict.fromkeys(texts) if t not in self._seen]
+        if missing:
+            self._seen.update(zip(missing, self._router.predict_proba(missing), strict=True))
+        return np.array([self._seen[t] for t in texts]).reshape(len(texts), len(LABELS))
+
+
+def check_parity(
+    torch_router: Any,
+    fp32: Any,
+    int8: Any,
+    texts: list[str],
+    p_int8: NDArray[np.float64] | None = None,
+) -> ParityResult:
+    """Compare the three engines on ``texts``; ``p_int8`` (n, 6), when given, is
+    ``int8.predict_proba(texts)`` already computed (export reuses it for the metrics)."""
     p_torch = torch_router.predict_proba(texts)  # (n, 6)
     p_fp32 = fp32.predict_proba(texts)
-    p_int8 = int8.predict_proba(texts)
+    if p_int8 is None:
+        p_int8 = int8.predict_proba(texts)
     labels_torch = p_torch.argmax(axis=1)
     return ParityResult(
         n=len(texts),
@@ -166,7 +192,8 @@ def export(
         tokenizer_path = encoder_dir / "tokenizer.json"
         fp32 = onnx_router(fp32_path, tokenizer_path, head)
         int8 = onnx_router(int8_path, tokenizer_path, head)
-        parity = check_parity(torch_router, fp32, int8, parity_texts)
+        int8_probs = _ProbabilityCache(int8)  # parity and the metrics share one pass
+        parity = check_parity(torch_router, fp32, int8, parity_texts, int8_probs(parity_texts))
         print(
             f"parity on {parity.n} rows: fp32 labels equal={parity.fp32_labels_equal}, "
             f"max |dp|={parity.fp32_max_prob_diff:.2e} (tol {FP32_PROB_ATOL}), "
@@ -179,7 +206,7 @@ def export(
             rows = load_jsonl(path)
             texts = [r.text for r in rows]
             gold = [r.intent.value for r in rows]
-            probs = int8.predict_proba(texts)
+            probs = int8_probs(texts)
             metrics[path.name] = compute_metrics(
                 texts, gold, probs, threshold=config.defer_threshold
             ).summary()

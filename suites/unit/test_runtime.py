@@ -11,11 +11,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from routelet.errors import ConfigError, DataError, ModelError
 from routelet.intents import LABELS, Intent
 from routelet.manifest import write_manifest
-from routelet.runtime import Router, check_threshold, deferred_mask
+from routelet.runtime import Router, check_threshold, deferred_mask, defers
 
 pytestmark = pytest.mark.shipped
 
@@ -83,8 +85,11 @@ def test_zero_workers_is_a_config_error(shipped_router: Router) -> None:
     ],
 )
 def test_deferral_rule(probs: list[float], deferred: bool) -> None:
-    """Deferred: predicted `none`, or a top probability below the threshold (0.5 here)."""
+    """Deferred: predicted `none`, or a top probability below the threshold (0.5 here);
+    the rule for one text and for many rows at once agree."""
     assert deferred_mask(np.array([probs]), 0.5).tolist() == [deferred]
+    best = int(np.argmax(probs))
+    assert defers(best, probs[best], 0.5) is deferred
 
 
 @pytest.mark.parametrize(
@@ -237,3 +242,27 @@ def test_bad_load_options_are_config_errors(paths, kwargs: dict, message: str) -
 
     with pytest.raises(ConfigError, match=message):
         Router.load(paths.default_model, **kwargs)
+
+
+@given(
+    st.lists(st.sampled_from([0.0, 0.05, 0.2, 0.3, 0.5, 0.7]), min_size=6, max_size=6),
+    st.sampled_from([0.0, 0.3, 0.5, 0.7, 1.0]),
+)
+def test_prediction_follows_argmax_and_the_deferral_rule(
+    shipped_router: Router, values: list[float], threshold: float
+) -> None:
+    """A Prediction's intent is the first maximum (ties as numpy's argmax breaks them) and
+    its ``deferred`` is ``deferred_mask``'s, on distributions full of ties."""
+    probs = np.asarray(values, dtype=np.float64)
+    router = Router(
+        shipped_router._session,
+        shipped_router._tokenizer,
+        shipped_router._coef_t.T,
+        shipped_router._intercept,
+        shipped_router.temperature,
+        threshold=threshold,
+    )
+    prediction = router._prediction(probs, "encoder")
+    assert prediction.intent == Intent(LABELS[int(probs.argmax())])
+    assert prediction.confidence == probs.max()
+    assert prediction.deferred == bool(deferred_mask(probs[None, :], threshold)[0])
