@@ -32,6 +32,7 @@ EVAL_STEMS = [
     "holdout_v2",
     "holdout_v3",
     "holdout_v4",
+    "holdout_v5",
     "boundary",
     "short_commands",
     "ood",
