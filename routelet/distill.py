@@ -3,7 +3,7 @@
 Steps (``add_static_tier``), all from the training run that the model was exported from:
 
 1. model2vec distils static token embeddings from the run's fine-tuned encoder
-   (``run_dir / router.encoder_dir``, a local path; nothing is downloaded), PCA to
+   (``routelet.train.run_encoder_dir``, a local path; nothing is downloaded), PCA to
    ``pca_dims``; rows are scaled by their SIF weight and quantised to int8 per row;
 2. every training row (the run's own split, augmented rows included) is embedded with
    the numpy runtime (``routelet.static_tier``), so training sees exactly what serving
@@ -200,12 +200,12 @@ def add_static_tier(
     ``static_tier`` record.
     """
     from routelet.runtime import Router
-    from routelet.train import build_training_set, load_run
+    from routelet.train import build_training_set, run_encoder_dir
 
     config = config or StaticConfig()
     run_dir, model_dir = Path(run_dir), Path(model_dir)
     encoder_router = Router.load(model_dir, tier="encoder")  # fails early on a bad model dir
-    run = load_run(run_dir)
+    encoder_dir = run_encoder_dir(run_dir)  # the run's weights are never loaded here
     train_rows, calib_rows, _ = build_training_set(paths, _run_config(run_dir, paths))
     train_texts = [ex.text for ex in train_rows]
     calib_texts = [ex.text for ex in calib_rows]
@@ -213,7 +213,7 @@ def add_static_tier(
     y_calib = np.array([LABELS.index(ex.intent.value) for ex in calib_rows])  # (m,)
 
     started = time.perf_counter()
-    static_model = distill_static(run_dir / run.encoder_dir, config.pca_dims)
+    static_model = distill_static(encoder_dir, config.pca_dims)
     distill_seconds = time.perf_counter() - started
     vectors, scales = quantise_rows(static_model.embedding, static_model.weights)
     max_chars = config.max_tokens * int(static_model.median_token_length)

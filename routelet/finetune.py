@@ -116,12 +116,12 @@ class FineTunedRouter:
         )
         body.max_seq_length = self.max_length
         dim = body.get_embedding_dimension()
+        encoder = body[0].auto_model
         if self.freeze_embeddings:
             # The word-embedding matrix is half the encoder's weights; AdamW would update
             # all 30k rows every step. Freezing it roughly halves step time on CPU.
-            for param in body[0].auto_model.embeddings.parameters():
+            for param in encoder.embeddings.parameters():
                 param.requires_grad = False
-        encoder = body[0].auto_model
         if self.num_layers:
             if not 0 < self.num_layers <= len(encoder.encoder.layer):
                 raise ConfigError(
@@ -206,10 +206,8 @@ class FineTunedRouter:
         self.temperature_ = 1.0
         return self
 
-    @property
-    def encoder_dir(self) -> str:
-        """Subdirectory of a saved run holding the sentence-transformers encoder."""
-        return ENCODER_DIR
+    #: Subdirectory of a saved run holding the sentence-transformers encoder.
+    encoder_dir = ENCODER_DIR
 
     def embed(self, texts: list[str]) -> NDArray[np.float32]:
         """Sentence embeddings (n, 384) of preprocessed texts, L2-normalised by the body."""

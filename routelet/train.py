@@ -158,10 +158,8 @@ class SetFitRouter:
     def intercept_(self) -> NDArray[np.float64]:
         return np.asarray(self.model_.model_head.intercept_, dtype=np.float64)
 
-    @property
-    def encoder_dir(self) -> str:
-        """Subdirectory of a saved run holding the sentence-transformers encoder."""
-        return "setfit"
+    #: Subdirectory of a saved run holding the sentence-transformers encoder.
+    encoder_dir = "setfit"
 
     def embed(self, texts: list[str]) -> NDArray[np.float32]:
         """Sentence embeddings (n, 384) of preprocessed texts, L2-normalised by the body."""
@@ -234,16 +232,26 @@ def make_router(config: TrainConfig) -> Any:
     return SetFitRouter.from_config(config)
 
 
-def load_run(run_dir: Path) -> Any:
-    """Load a saved run with the estimator class that trained it (``train_meta.json``)."""
+def _run_class(run_dir: Path) -> Any:
+    """The estimator class that trained a saved run (``train_meta.json``'s method)."""
     meta_path = Path(run_dir) / RUN_META
     if not meta_path.is_file():
         raise ModelError(f"{run_dir}: not a training run (no {RUN_META}); run `routelet train`")
     if json.loads(meta_path.read_text()).get("method") == "cross_entropy":
         from routelet.finetune import FineTunedRouter
 
-        return FineTunedRouter.load(run_dir)
-    return SetFitRouter.load(run_dir)
+        return FineTunedRouter
+    return SetFitRouter
+
+
+def load_run(run_dir: Path) -> Any:
+    """Load a saved run with the estimator class that trained it (``train_meta.json``)."""
+    return _run_class(run_dir).load(run_dir)
+
+
+def run_encoder_dir(run_dir: Path) -> Path:
+    """A saved run's sentence-transformers encoder directory, without loading any weights."""
+    return Path(run_dir) / _run_class(run_dir).encoder_dir
 
 
 def train(config: TrainConfig, paths: Paths, run_dir: Path) -> Any:

@@ -20,6 +20,7 @@ from routelet.distill import balanced_weights, fit_head, quantise_rows
 from routelet.intents import LABELS
 from routelet.manifest import read_manifest, verify_artifacts
 from routelet.static_tier import STATIC_ARTIFACTS, StaticTier
+from routelet.train import RUN_META
 
 
 def test_quantised_rows_round_trip() -> None:
@@ -74,29 +75,19 @@ class _FakeStaticModel:
         self.unk_token_id = None
 
 
-class _FakeRun:
-    """A torch run's interface: encoder_dir and predict_proba (uniform soft labels)."""
-
-    encoder_dir = "encoder"
-
-    def predict_proba(self, texts: list[str]) -> np.ndarray:
-        return np.full((len(texts), len(LABELS)), 1 / len(LABELS))
-
-
 @pytest.fixture
 def distilled(paths: Paths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """add_static_tier on a copy of the shipped model, in a project root without evals/."""
     import routelet.distill
-    import routelet.train
 
     root = tmp_path / "project"
     shutil.copytree(paths.data, root / "data")
     shutil.copytree(paths.configs, root / "configs")
     model_dir = tmp_path / "model"
     shutil.copytree(paths.default_model, model_dir)
-    (tmp_path / "run").mkdir()
+    (tmp_path / "run").mkdir()  # a run's meta only: distill never loads the run's weights
+    (tmp_path / "run" / RUN_META).write_text('{"method": "cross_entropy"}', encoding="utf-8")
     tokenizer_json = (model_dir / "tokenizer.json").read_text(encoding="utf-8")
-    monkeypatch.setattr(routelet.train, "load_run", lambda run_dir: _FakeRun())
     monkeypatch.setattr(
         routelet.distill, "distill_static", lambda *a: _FakeStaticModel(tokenizer_json)
     )
