@@ -100,6 +100,10 @@ _NOT_A_VALUE = frozenset(
     ]
 )
 _DIGITS_RE = re.compile(r"\d+(?:[ .\-]\d+)*")
+# Substrings every secret keyword contains (the text is lowercase by then): a text with
+# none of them cannot match _SECRET_RE, so the scan is skipped.
+_SECRET_STEMS = ("pass", "pin", "api", "token", "secret")
+_ANY_DIGIT_RE = re.compile(r"\d")
 
 
 def _bound(text: str) -> str:
@@ -127,6 +131,8 @@ def _clean_chars(text: str) -> str:
 
 
 def _lower_keeping_placeholders(text: str) -> str:
+    if "<" not in text:  # no placeholder can be present: plain lowercasing
+        return text.lower()
     parts = _PLACEHOLDER_RE.split(text)
     holders = _PLACEHOLDER_RE.findall(text)
     out = [parts[0].lower()]
@@ -151,8 +157,14 @@ def _redact_digits(match: re.Match[str]) -> str:
 
 def redact(text: str) -> str:
     """Replace emails, secret values and long digit runs with placeholders."""
-    text = _EMAIL_RE.sub("<EMAIL>", text)
-    text = _SECRET_RE.sub(_redact_secret, text)
+    # Each pattern is run only where its required character or keyword occurs: the guards
+    # skip scans that cannot match (the common case), never ones that could.
+    if "@" in text:
+        text = _EMAIL_RE.sub("<EMAIL>", text)
+    if any(stem in text for stem in _SECRET_STEMS):
+        text = _SECRET_RE.sub(_redact_secret, text)
+    if _ANY_DIGIT_RE.search(text) is None:
+        return text
     return _DIGITS_RE.sub(_redact_digits, text)
 
 
@@ -166,6 +178,8 @@ def _truncate(text: str) -> str:
 
 
 def _strip_edges(text: str) -> str:
+    if text[:1].isalnum() and text[-1:].isalnum():  # neither edge is a space or punctuation
+        return text
     start, end = 0, len(text)
     while start < end and (text[start] == " " or unicodedata.category(text[start])[0] == "P"):
         start += 1

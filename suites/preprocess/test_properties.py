@@ -114,3 +114,35 @@ def test_cut_never_leaks(pad: int, command: tuple[str, dict[str, str]]) -> None:
     assert values["email"].lower() not in out and "@" not in out
     assert values["secret"] not in out
     assert not any(ch.isdigit() for ch in out), out  # not even part of a digit run
+
+
+def _redact_unguarded(text: str) -> str:
+    """The three substitutions of ``redact`` run on every text, without its skip guards."""
+    from routelet import preprocess as pre
+
+    text = pre._EMAIL_RE.sub("<EMAIL>", text)
+    text = pre._SECRET_RE.sub(pre._redact_secret, text)
+    return pre._DIGITS_RE.sub(pre._redact_digits, text)
+
+
+#: Lowercase text made of the pieces the patterns look for (keywords, "@", digits,
+#: separators), so the guards meet both texts they may skip and texts they must not.
+_redaction_pieces = st.lists(
+    st.one_of(
+        secret_keywords.map(str.lower),
+        st.sampled_from(["@", "a@b.co", "passport", "spinach", "apiary", "tokens", "٣"]),
+        st.text(alphabet="abcxyz0123456789 .-:=@'", min_size=1, max_size=6),
+    ),
+    max_size=8,
+).map(" ".join)
+
+
+@given(st.one_of(_redaction_pieces, any_text.map(str.lower)))
+@example("my pin is 4471")
+@example("mail a@b.co")
+@example("call 555 123 4567")
+def test_redact_guards_skip_only_scans_that_cannot_match(text: str) -> None:
+    """``redact``'s guards (no "@", no keyword stem, no digit) change no output."""
+    from routelet.preprocess import redact
+
+    assert redact(text) == _redact_unguarded(text)

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from tokenizers import Tokenizer
 
+from routelet.calibrate import softmax
 from routelet.errors import DataError, ModelError
 from routelet.manifest import add_artifacts, read_manifest
 from routelet.preprocess import preprocess
@@ -56,6 +57,13 @@ def test_embedding_is_the_normalised_mean_of_token_rows(
         mean = rows[ids].mean(axis=0)
         expected = mean / np.linalg.norm(mean)
         np.testing.assert_allclose(tier.embed([text])[0], expected, rtol=1e-5, atol=1e-6)
+
+
+def test_proba_one_is_the_head_on_the_embedding(tier: StaticTier) -> None:
+    """proba_one's folded table gives the head on ``embed`` to float rounding."""
+    for text in [*TEXTS, "zzqxj", "?!"]:  # "?!" preprocesses to no token at all
+        expected = softmax(tier.embed([text])[0] @ tier._coef_t + tier._intercept, tier.temperature)
+        np.testing.assert_allclose(tier.proba_one(text), expected, rtol=0, atol=1e-5)
 
 
 def test_predict_proba_rows_are_proba_one(tier: StaticTier) -> None:
