@@ -30,7 +30,8 @@ def _add_tier(p: argparse.ArgumentParser) -> None:
         "--tier",
         choices=TIERS,
         help="who answers: the static tier, the encoder, or the cascade "
-        "(default: encoder; the cascade is opt-in, see docs/cascade.md)",
+        "(default: the cascade when the model has a static tier, else the encoder; "
+        "docs/cascade.md)",
     )
 
 

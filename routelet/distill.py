@@ -15,7 +15,8 @@ Steps (``add_static_tier``), all from the training run that the model was export
    together on the same targets (``routelet.static_train``, ``row_epochs`` epochs), the
    rows quantised again, and the head refitted on the quantised rows;
 4. its temperature is fitted on the run's calibration split, and ``tau`` is chosen on
-   that same split (``routelet.cascade.choose_tau``) against the exported int8 encoder;
+   that same split (``routelet.cascade.choose_tau``: within 0.5 points of the exported int8
+   encoder with 95 % confidence);
 5. ``static_embeddings.npz``, ``static_tokenizer.json`` and ``static_head.json`` are
    written and added to the manifest with their checksums and the distillation record.
 
@@ -38,7 +39,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from routelet.calibrate import fit_temperature, softmax
-from routelet.cascade import TAU_TOLERANCE, choose_tau
+from routelet.cascade import TAU_CONFIDENCE_Z, TAU_TOLERANCE, choose_tau
 from routelet.config import Paths, TrainConfig
 from routelet.errors import ModelError
 from routelet.intents import LABELS
@@ -69,6 +70,8 @@ class StaticConfig:
     head_c: float = 1.0
     #: Largest calibration-split accuracy loss of the cascade against the encoder alone.
     tau_tolerance: float = TAU_TOLERANCE
+    #: Standard errors the loss's confidence bound subtracts (``routelet.cascade.choose_tau``).
+    tau_confidence_z: float = TAU_CONFIDENCE_Z
     #: Tokens kept per text (model2vec's ``encode`` default).
     max_tokens: int = 512
     #: Epochs of token-row fine-tuning (0: the distilled rows as they are). On routelet-v3's
@@ -250,7 +253,9 @@ def add_static_tier(
     temperature = fit_temperature(calib_logits, y_calib)
     static_probs = softmax(calib_logits, temperature)
     encoder_probs = encoder_router.predict_proba(calib_texts)
-    tau = choose_tau(static_probs, encoder_probs, y_calib, config.tau_tolerance)
+    tau = choose_tau(
+        static_probs, encoder_probs, y_calib, config.tau_tolerance, config.tau_confidence_z
+    )
     fit_seconds = time.perf_counter() - started
 
     head = {

@@ -249,13 +249,23 @@ def render(results: dict[str, Any]) -> str:
     if "latency" in results:
         lat = results["latency"]
         rows = [
-            ["single short command", lat["single_short"]["p50_ms"], lat["single_short"]["p99_ms"]],
-            ["single long command", lat["single_long"]["p50_ms"], lat["single_long"]["p99_ms"]],
+            [
+                "single short command, encoder",
+                lat["single_short"]["p50_ms"],
+                lat["single_short"]["p99_ms"],
+            ],
+            [
+                "single long command, encoder",
+                lat["single_long"]["p50_ms"],
+                lat["single_long"]["p99_ms"],
+            ],
         ]
         setfit = lat.get("setfit_torch_single_short")
         if setfit:
             paired = lat["speedup_onnx_single_short"]
-            rows.append(["routelet, short (paired run)", paired["p50_ms"], paired["p99_ms"]])
+            rows.append(
+                ["routelet encoder, short (paired run)", paired["p50_ms"], paired["p99_ms"]]
+            )
             rows.append(
                 ["same model in torch, short (paired run)", setfit["p50_ms"], setfit["p99_ms"]]
             )
@@ -265,7 +275,8 @@ def render(results: dict[str, Any]) -> str:
             "",
             tabulate(rows, headers=["call", "p50 ms", "p99 ms"], tablefmt="github"),
             "",
-            f"Batch throughput (2 threads): {lat['batch_texts_per_s']} texts/s. "
+            f"Batch throughput (2 threads, {lat.get('batch_tier', 'encoder')} tier): "
+            f"{lat['batch_texts_per_s']} texts/s. "
             f"Cold start (load + first call): {lat['cold_start_ms']} ms. "
             + (
                 "Speed-up over the same trained model in torch (its fine-tuned MiniLM through "
@@ -389,7 +400,7 @@ def update_readme(readme: Path, results: dict[str, Any]) -> bool:
         return False
     lat = results.get("latency", {})
     note = (
-        f"Single command p50 {lat['single_short']['p50_ms']} ms (1 thread), "
+        f"Single command p50 {lat['single_short']['p50_ms']} ms (encoder, 1 thread), "
         f"{lat.get('speedup_vs_setfit', '-')}x the same model in torch; "
         if lat
         else ""

@@ -18,9 +18,10 @@ texts at once on worker threads (onnxruntime releases the GIL), which changes on
 the speed.
 
 A model directory that also holds a static tier (``routelet.static_tier``, added by
-``routelet distill``) is opened with it, and ``tier`` says who answers: ``encoder`` (the
-default), ``cascade`` (the static tier when its confidence reaches the model's ``tau``,
-else the encoder; ``routelet.cascade``) or ``static``. ``Prediction.tier`` names the
+``routelet distill``) is opened with it, and ``tier`` says who answers: ``cascade`` (the
+default with a static tier: the static tier when its confidence reaches the model's
+``tau``, else the encoder; ``routelet.cascade``), ``encoder`` (the default without one) or
+``static``. ``Prediction.tier`` names the
 tier that answered.
 
 An empty or whitespace-only text is refused with ``DataError`` (``routelet.data.is_blank``),
@@ -165,7 +166,8 @@ class Router:
 
         ``threads`` is onnxruntime's thread count for one call; ``threshold`` overrides
         the manifest's ``defer_threshold``; ``tier`` is static, encoder or cascade
-        (default: encoder; the cascade is opt-in, see ``routelet.cascade.resolve_tier``).
+        (default: the cascade when the model has a static tier, else the encoder; see
+        ``routelet.cascade.resolve_tier``).
         """
         if threads < 1:
             raise ConfigError(f"threads must be >= 1, got {threads}")

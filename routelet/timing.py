@@ -57,14 +57,21 @@ def percentiles(samples_ms: NDArray[Any]) -> dict[str, float]:
 def measure_latency(
     model_dir: Path, batch_texts: list[str]
 ) -> tuple[dict[str, Any], dict[str, NDArray[Any]]]:
-    """Single-call latency (1 thread), batch throughput and cold start of the model in
-    ``model_dir``; returns the report's latency block and the raw samples by name."""
+    """Single-call latency of the encoder tier (1 thread), batch throughput and cold start
+    of the default router of ``model_dir``; returns the report's latency block and the raw
+    samples by name.
+
+    The single calls time the encoder on ``SHORT`` and ``LONG`` whatever the default tier:
+    under the cascade, whether one sample text is answered statically would decide the
+    number (``routelet.tiers`` times each tier over many commands instead).
+    """
     start = time.perf_counter()
     router = Router.load(model_dir, threads=1)
     router.classify(SHORT)
     cold_ms = (time.perf_counter() - start) * 1000.0
-    short = time_calls(router.classify, SHORT, 2000, 50)
-    long = time_calls(router.classify, LONG, 500, 20)
+    encoder = Router.load(model_dir, threads=1, tier="encoder")
+    short = time_calls(encoder.classify, SHORT, 2000, 50)
+    long = time_calls(encoder.classify, LONG, 500, 20)
 
     def batch(texts: list[str]) -> None:
         router.classify_batch(texts, workers=BATCH_WORKERS)
@@ -74,6 +81,7 @@ def measure_latency(
         "single_short": percentiles(short),
         "single_long": percentiles(long),
         "batch_texts_per_s": round(len(batch_texts) / (float(np.median(batch_ms)) / 1000.0)),
+        "batch_tier": router.tier,
         "cold_start_ms": round(cold_ms, 1),
         "threads": {"single": 1, "batch": BATCH_WORKERS},
     }
@@ -98,7 +106,8 @@ def _setfit_predict(run_dir: Path) -> Callable[[list[str]], Any] | None:
 
 
 def measure_speedup(model_dir: Path, run_dir: Path, blocks: int = 10) -> dict[str, Any] | None:
-    """The runtime's ``classify`` against the run's torch ``predict`` on ``SHORT``, 1 thread each.
+    """The runtime's encoder ``classify`` against the run's torch ``predict`` on ``SHORT``, 1
+    thread each: the same model both ways (the cascade's tiers are timed in ``routelet.tiers``).
 
     Alternating 100-call runtime blocks with 20-call torch blocks exposes both to the
     same machine conditions, so the ratio of medians is not skewed by load that comes
@@ -107,7 +116,7 @@ def measure_speedup(model_dir: Path, run_dir: Path, blocks: int = 10) -> dict[st
     predict = _setfit_predict(run_dir)
     if predict is None:
         return None
-    router = Router.load(model_dir, threads=1)
+    router = Router.load(model_dir, threads=1, tier="encoder")
     onnx_ms, setfit_ms = [], []
     for _ in range(blocks):
         onnx_ms.append(time_calls(router.classify, SHORT, 100, 5))

@@ -32,10 +32,11 @@ def texts(paths: Paths) -> list[str]:
     return [ex.text for ex in load_jsonl(paths.evals / "holdout.jsonl")][::5]
 
 
-def test_encoder_is_the_default_and_cascade_is_opt_in(static_model_dir: Path) -> None:
-    """Router.load answers with the encoder unless the cascade is asked for."""
-    assert Router.load(static_model_dir).tier == "encoder"
-    assert Router.load(static_model_dir, tier="cascade").tier == "cascade"
+def test_cascade_is_the_default_with_a_static_tier(static_model_dir: Path) -> None:
+    """Router.load answers with the cascade when the model has a static tier; the encoder
+    alone is one option away."""
+    assert Router.load(static_model_dir).tier == "cascade"
+    assert Router.load(static_model_dir, tier="encoder").tier == "encoder"
 
 
 def test_cascade_answers_come_from_the_right_tier(

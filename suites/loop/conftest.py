@@ -26,16 +26,19 @@ def model_dir(paths: Paths) -> Path:
 
 @pytest.fixture(scope="session")
 def swapped_model(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the shipped model with the chat and memory rows of its head swapped,
+    """A copy of the shipped model with the chat and memory rows of its heads swapped (the
+    encoder's and, where there is one, the static tier's, so that every tier is broken),
     checksums rewritten so that it loads: a plausible-looking, much worse candidate."""
     out = tmp_path_factory.mktemp("swapped") / "model"
     shutil.copytree(model_dir, out)
-    head = json.loads((out / "head.json").read_text(encoding="utf-8"))
     i, j = (LABELS.index(label) for label in SWAPPED)
-    for key in ("coef", "intercept"):
-        head[key][i], head[key][j] = head[key][j], head[key][i]
-    (out / "head.json").write_text(json.dumps(head), encoding="utf-8")
-    add_artifacts(out, ("head.json",), {"name": "swapped"})
+    heads = [name for name in ("head.json", "static_head.json") if (out / name).is_file()]
+    for name in heads:
+        head = json.loads((out / name).read_text(encoding="utf-8"))
+        for key in ("coef", "intercept"):
+            head[key][i], head[key][j] = head[key][j], head[key][i]
+        (out / name).write_text(json.dumps(head), encoding="utf-8")
+    add_artifacts(out, tuple(heads), {"name": "swapped"})
     return out
 
 

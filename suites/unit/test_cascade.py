@@ -73,10 +73,10 @@ def test_blank_text_is_refused_in_every_mode(mode: str) -> None:
 
 @pytest.mark.parametrize(
     ("has_static", "expected"),
-    [pytest.param(True, "encoder", id="with-static"), pytest.param(False, "encoder", id="none")],
+    [pytest.param(True, "cascade", id="with-static"), pytest.param(False, "encoder", id="none")],
 )
 def test_default_tier(has_static: bool, expected: str) -> None:
-    """Without a tier option the encoder answers, static tier or not (the cascade is opt-in)."""
+    """Without a tier option the cascade answers when there is a static tier, else the encoder."""
     assert resolve_tier(None, FakeStatic(0.5) if has_static else None) == expected
 
 
@@ -107,7 +107,7 @@ def test_choose_tau_is_the_smallest_tau_within_tolerance() -> None:
     encoder = _probs([0, 0, 0, 0], [0.9] * 4)  # always right
     # Static is right at 0.95 and 0.8, wrong at 0.7 and 0.6: tau must exclude the wrong ones.
     static = _probs([0, 0, 1, 1], [0.95, 0.8, 0.7, 0.6])
-    tau = choose_tau(static, encoder, targets, tolerance=0.0)
+    tau = choose_tau(static, encoder, targets, tolerance=0.0, confidence_z=0.0)
     assert tau == pytest.approx(0.8)
     assert cascade_correct(static, encoder, targets, tau).all()
 
@@ -119,7 +119,7 @@ def test_choose_tau_ignores_a_lucky_dip() -> None:
     # At tau 0.7 the static tier is wrong once (row 1): below the encoder; at 0.5 it also
     # fixes the encoder's mistake (row 4) and ties it. Tau must stay above 0.7.
     static = _probs([0, 1, 0, 0, 0], [0.95, 0.7, 0.6, 0.55, 0.5])
-    tau = choose_tau(static, encoder, targets, tolerance=0.0)
+    tau = choose_tau(static, encoder, targets, tolerance=0.0, confidence_z=0.0)
     assert tau == pytest.approx(0.95)
 
 
@@ -128,4 +128,34 @@ def test_choose_tau_allows_the_tolerance() -> None:
     targets = np.array([0, 0, 0, 0])
     encoder = _probs([0, 0, 0, 0], [0.9] * 4)
     static = _probs([0, 0, 1, 1], [0.95, 0.8, 0.7, 0.6])
-    assert choose_tau(static, encoder, targets, tolerance=0.25) == pytest.approx(0.7)
+    assert choose_tau(static, encoder, targets, 0.25, confidence_z=0.0) == pytest.approx(0.7)
+
+
+def _one_wrong_in(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``n`` rows the encoder gets right; the static tier is right at 0.95 on all but one,
+    wrong at 0.7 on that one (a 1/n loss once tau reaches 0.7)."""
+    targets = np.zeros(n, dtype=int)
+    encoder = _probs([0] * n, [0.9] * n)
+    static = _probs([0] * (n - 1) + [1], [0.95] * (n - 1) + [0.7])
+    return static, encoder, targets
+
+
+def test_choose_tau_bound_refuses_a_loss_within_tolerance_only_on_average() -> None:
+    """One mistake in 100 rows is within a 2-point tolerance on average, but not with 95 %
+    confidence: the bound keeps tau above the mistake, the point estimate does not."""
+    static, encoder, targets = _one_wrong_in(100)
+    assert choose_tau(static, encoder, targets, 0.02, confidence_z=0.0) == pytest.approx(0.7)
+    assert choose_tau(static, encoder, targets, 0.02) == pytest.approx(0.95)
+
+
+def test_choose_tau_bound_tightens_with_more_rows() -> None:
+    """The same 1 % loss over 1,000 rows is within the tolerance with confidence."""
+    static, encoder, targets = _one_wrong_in(100)
+    many = (np.tile(static, (10, 1)), np.tile(encoder, (10, 1)), np.tile(targets, 10))
+    assert choose_tau(*many, 0.02) == pytest.approx(0.7)
+
+
+def test_choose_tau_refuses_a_negative_z() -> None:
+    static, encoder, targets = _one_wrong_in(10)
+    with pytest.raises(ValueError, match="confidence_z"):
+        choose_tau(static, encoder, targets, confidence_z=-1.0)
