@@ -238,6 +238,13 @@ def run_cli(args: argparse.Namespace) -> int:
         threshold = getattr(router, "threshold", DEFAULT_THRESHOLD)
     metrics = evaluate_file(router, data, threshold)
     extra: dict[str, Any] = {}
+    tier = getattr(router, "tier", None)  # the onnx router: which tier mode answered
+    if tier is not None:
+        extra["tier"] = tier
+    if tier == "cascade":
+        texts = [row.text for row in load_scored_rows(data)]
+        confident = router.static.predict_proba(texts).max(axis=1) >= router.static.tau
+        extra["static_share"] = round(float(confident.mean()), 4)
     if hasattr(router, "latency_summary"):  # the LLM baseline times each call
         extra["latency"] = router.latency_summary()
     if hasattr(router, "record_run"):
@@ -246,7 +253,8 @@ def run_cli(args: argparse.Namespace) -> int:
         json.dump({**metrics.to_json(), **extra}, sys.stdout, indent=2)
         print()
     else:
-        print(format_metrics(metrics, f"{args.router} router on {args.data}"))
+        title = f"{args.router} router" + (f" ({tier} tier)" if tier else "")
+        print(format_metrics(metrics, f"{title} on {args.data}"))
         for key, value in extra.items():
             print(f"{key}: {value}")
     return 0

@@ -106,6 +106,22 @@ def test_cli_eval_tier_flag(
     )
 
 
+def test_cli_eval_names_the_tier_and_the_static_share(
+    static_model_dir: Path,
+    routers: dict[str, Router],
+    paths: Paths,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`routelet eval` without --tier scores the default cascade, says so, and reports the
+    share of rows the static tier answered (as the router's own answers count it)."""
+    data = paths.evals / "short_commands.jsonl"
+    assert main(["eval", "--json", "--data", str(data), "--model", str(static_model_dir)]) == 0
+    got = json.loads(capsys.readouterr().out)
+    answers = routers["cascade"].classify_batch([ex.text for ex in load_jsonl(data)])
+    share = sum(a.tier == "static" for a in answers) / len(answers)
+    assert got["tier"] == "cascade" and got["static_share"] == pytest.approx(share, abs=1e-4)
+
+
 @pytest.mark.parametrize(
     "argv",
     [
