@@ -84,6 +84,23 @@ class Metrics:
         }
 
 
+def accuracy_interval(accuracy: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval (95 % at ``z`` 1.96) of an accuracy measured on ``n`` rows.
+
+    It is the sampling error of the file alone: two training runs of one config differ by
+    about a point on our files as well (docs/experiments.md #11-#12), which it does not
+    include. ``(0.0, 1.0)`` for ``n`` 0.
+    """
+    if n <= 0:
+        return 0.0, 1.0
+    if not 0.0 <= accuracy <= 1.0:
+        raise ValueError(f"accuracy must be between 0 and 1, got {accuracy}")
+    centre = (accuracy + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * float(np.sqrt(accuracy * (1 - accuracy) / n + z * z / (4 * n * n)))
+    # The interval always holds the accuracy; min/max only undo float rounding at 0 and 1.
+    return max(0.0, min(accuracy, centre - half)), min(1.0, max(accuracy, centre + half))
+
+
 def compute_metrics(
     texts: list[str],
     gold: list[str],

@@ -22,7 +22,7 @@ from tabulate import tabulate
 
 from routelet.config import Paths, TrainConfig
 from routelet.data import load_jsonl
-from routelet.evaluate import compute_metrics
+from routelet.evaluate import accuracy_interval, compute_metrics
 from routelet.intents import LABELS, ROUTABLE
 from routelet.runtime import Router
 from routelet.timing import measure_latency, measure_speedup
@@ -182,6 +182,7 @@ def render(results: dict[str, Any]) -> str:
             f,
             m["n"],
             m["accuracy"],
+            "{:.3f}-{:.3f}".format(*accuracy_interval(m["accuracy"], m["n"])),
             m["macro_f1"],
             "-" if m["none_recall"] is None else m["none_recall"],
             m["deferral_rate"],
@@ -216,6 +217,7 @@ def render(results: dict[str, Any]) -> str:
                 "eval file",
                 "n",
                 "accuracy",
+                "95 % interval",
                 "macro-F1",
                 "none recall",
                 "deferral",
@@ -223,6 +225,11 @@ def render(results: dict[str, Any]) -> str:
             ],
             tablefmt="github",
         ),
+        "",
+        "The interval is the file's sampling error alone (Wilson, 95 %). Training runs of one "
+        "config with different seeds differ by about a point on these files as well "
+        "(docs/experiments.md #11-#12): a smaller difference between two models is not "
+        "evidence that one is better.",
         "",
         "Per-intent recall on holdout:",
         "",

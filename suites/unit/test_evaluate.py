@@ -5,11 +5,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from routelet.cli import main
 from routelet.data import load_jsonl
 from routelet.errors import RouteletError
-from routelet.evaluate import compute_metrics, load_router
+from routelet.evaluate import accuracy_interval, compute_metrics, load_router
 
 pytestmark = pytest.mark.shipped
 
@@ -138,3 +140,32 @@ def test_unknown_router_kind() -> None:
     """An unknown router kind is a RouteletError."""
     with pytest.raises(RouteletError, match="unknown router"):
         load_router("gpt")
+
+
+@pytest.mark.parametrize(
+    ("accuracy", "n", "low", "high"),
+    [
+        pytest.param(0.5, 100, 0.4038, 0.5962, id="half"),
+        pytest.param(1.0, 50, 0.9287, 1.0, id="perfect-on-50"),
+        pytest.param(0.0, 10, 0.0, 0.2775, id="zero-on-10"),
+    ],
+)
+def test_accuracy_interval_known_values(accuracy: float, n: int, low: float, high: float) -> None:
+    """Wilson 95 % intervals against values computed by hand."""
+    got = accuracy_interval(accuracy, n)
+    assert got == pytest.approx((low, high), abs=1e-4)
+
+
+@given(st.integers(1, 5000).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))))
+def test_accuracy_interval_contains_the_accuracy(right_n: tuple[int, int]) -> None:
+    """The interval holds the measured accuracy, stays in [0, 1] and narrows with more rows."""
+    right, n = right_n
+    low, high = accuracy_interval(right / n, n)
+    assert 0.0 <= low <= right / n <= high <= 1.0
+    wider = accuracy_interval(right / n, max(1, n // 4))
+    assert wider[1] - wider[0] >= high - low - 1e-12
+
+
+def test_accuracy_interval_refuses_a_bad_accuracy() -> None:
+    with pytest.raises(ValueError, match="accuracy"):
+        accuracy_interval(1.5, 10)
