@@ -258,9 +258,10 @@ def run_cli(args: argparse.Namespace) -> int:
     tier = getattr(router, "tier", None)  # the onnx router: which tier mode answered
     if tier is not None:
         extra["tier"] = tier
-    if tier == "cascade":
+    static = getattr(router, "static", None)
+    if tier == "cascade" and static is not None:
         texts = [row.text for row in load_scored_rows(data)]
-        confident = router.static.predict_proba(texts).max(axis=1) >= router.static.tau
+        confident = static.predict_proba(texts).max(axis=1) >= static.tau
         extra["static_share"] = round(float(confident.mean()), 4)
     if hasattr(router, "latency_summary"):  # the LLM baseline times each call
         extra["latency"] = router.latency_summary()
