@@ -68,6 +68,11 @@ def answer(
     return encoder_proba(text), "encoder"
 
 
+def answered_statically(static_probs: NDArray[np.float64], tau: float) -> NDArray[np.bool_]:
+    """Per row (n,): does the static tier answer at ``tau``? (the rule of ``answer``)"""
+    return np.asarray(static_probs.max(axis=1) >= tau)
+
+
 def cascade_correct(
     static_probs: NDArray[np.float64],
     encoder_probs: NDArray[np.float64],
@@ -75,7 +80,7 @@ def cascade_correct(
     tau: float,
 ) -> NDArray[np.bool_]:
     """Per row (n,): is the cascade's label right at ``tau``? (the rule of ``answer``)."""
-    use_static = static_probs.max(axis=1) >= tau
+    use_static = answered_statically(static_probs, tau)
     labels = np.where(use_static, static_probs.argmax(axis=1), encoder_probs.argmax(axis=1))
     return np.asarray(labels == targets)
 

@@ -39,7 +39,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from routelet.calibrate import fit_temperature, softmax
-from routelet.cascade import TAU_CONFIDENCE_Z, TAU_TOLERANCE, choose_tau
+from routelet.cascade import (
+    TAU_CONFIDENCE_Z,
+    TAU_TOLERANCE,
+    answered_statically,
+    cascade_correct,
+    choose_tau,
+)
 from routelet.config import Paths, TrainConfig
 from routelet.errors import ModelError
 from routelet.intents import LABELS
@@ -270,8 +276,7 @@ def add_static_tier(
         "pooling": "mean",
         "normalize": True,
     }
-    answered = static_probs.max(axis=1) >= tau
-    labels = np.where(answered, static_probs.argmax(axis=1), encoder_probs.argmax(axis=1))
+    cascade_right = cascade_correct(static_probs, encoder_probs, y_calib, tau)  # (m,)
     record = {
         "config": asdict(config),
         "run_dir": run_dir.name,
@@ -284,8 +289,8 @@ def add_static_tier(
             "rows": len(calib_rows),
             "static_accuracy": round(float((static_probs.argmax(1) == y_calib).mean()), 4),
             "encoder_accuracy": round(float((encoder_probs.argmax(1) == y_calib).mean()), 4),
-            "cascade_accuracy": round(float((labels == y_calib).mean()), 4),
-            "static_share": round(float(answered.mean()), 4),
+            "cascade_accuracy": round(float(cascade_right.mean()), 4),
+            "static_share": round(float(answered_statically(static_probs, tau).mean()), 4),
         },
         "versions": {pkg: version(pkg) for pkg in ("model2vec", "tokenizers", "numpy")},
     }

@@ -26,6 +26,7 @@ from numpy.typing import NDArray
 from tabulate import tabulate
 
 from routelet.calibrate import expected_calibration_error
+from routelet.cascade import answered_statically
 from routelet.config import DEFAULT_THRESHOLD, Paths, TrainConfig
 from routelet.data import Example, load_jsonl
 from routelet.errors import DataError, RouteletError
@@ -248,7 +249,7 @@ def run_cli(args: argparse.Namespace) -> int:
     if args.threshold is not None:
         check_threshold(args.threshold)
     data = Path(args.data)
-    load_scored_rows(data)  # a missing, bad or empty file fails before a router is built
+    rows = load_scored_rows(data)  # a missing, bad or empty file fails before a router is built
     router = load_router(args.router, args.model, tier=args.tier)
     threshold = args.threshold
     if threshold is None:
@@ -260,9 +261,10 @@ def run_cli(args: argparse.Namespace) -> int:
         extra["tier"] = tier
     static = getattr(router, "static", None)
     if tier == "cascade" and static is not None:
-        texts = [row.text for row in load_scored_rows(data)]
-        confident = static.predict_proba(texts).max(axis=1) >= static.tau
-        extra["static_share"] = round(float(confident.mean()), 4)
+        static_probs = static.predict_proba([row.text for row in rows])
+        extra["static_share"] = round(
+            float(answered_statically(static_probs, static.tau).mean()), 4
+        )
     if hasattr(router, "latency_summary"):  # the LLM baseline times each call
         extra["latency"] = router.latency_summary()
     if hasattr(router, "record_run"):
