@@ -2,7 +2,8 @@
 
 Training side: every ``data/*.jsonl`` file plus the augmented rows that training
 derives from them, built by the one builder training uses (``routelet.dataset``: the
-calibration split is never augmented). Evaluation side: every ``evals/*.jsonl``.
+calibration split is never augmented), plus the unlabelled pool a distilled model trains
+on (``[soft_labels] pool``, ``routelet.soft_labels``). Evaluation side: every ``evals/*.jsonl``.
 
 Leakage method (documented in ``docs/data.md``): texts are compared by their
 ``leakage_key`` (``preprocess``, then apostrophes unified and contractions and
@@ -29,11 +30,12 @@ from pathlib import Path
 from tabulate import tabulate
 
 from routelet.config import Paths, TrainConfig
-from routelet.data import Example, load_jsonl
+from routelet.data import Example, iter_commands, load_jsonl
 from routelet.dataset import split_and_augment
 from routelet.errors import DataError
 from routelet.intents import LABELS
 from routelet.preprocess import preprocess
+from routelet.soft_labels import pool_files
 
 #: Char-3-gram Jaccard at or above which two texts count as near-duplicates.
 NEAR_DUP_THRESHOLD = 0.8
@@ -259,6 +261,12 @@ def check(paths: Paths, config: TrainConfig, threshold: float = NEAR_DUP_THRESHO
     augmented = [ex for ex in split_and_augment(written, config)[0] if "augment_of" in ex.meta]
     report.augmented_rows = len(augmented)
     train.extend((f"augmented ({ex.meta['augment_of'][:30]})", ex.text) for ex in augmented)
+    # The unlabelled pool a distilled model trains on (routelet.soft_labels).
+    for path in pool_files(paths, config):
+        try:
+            train.extend((f"pool ({path.name})", str(r["text"])) for _, r in iter_commands(path))
+        except DataError as exc:
+            report.errors.append(str(exc))
     evals: list[tuple[str, str]] = []
     for path in paths.eval_files():
         evals.extend((path.name, ex.text) for ex in _load_checked(path, report))

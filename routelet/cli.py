@@ -101,6 +101,21 @@ def _train_args(p: argparse.ArgumentParser) -> None:
 
 
 @_register(
+    "soft-label",
+    "write a teacher's soft labels over the training texts and the pool (needs the train extra)",
+    "soft_labels",
+    "train",
+)
+def _soft_label_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--teacher", required=True, help="the teacher's training run directory")
+    p.add_argument(
+        "--config",
+        help="the student's training config; its [soft_labels] file is written "
+        "(default: configs/default.toml)",
+    )
+
+
+@_register(
     "export", "export a training run to ONNX (int8) and write models/<name>/", "export", "train"
 )
 def _export_args(p: argparse.ArgumentParser) -> None:

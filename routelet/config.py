@@ -85,7 +85,7 @@ class Paths:
 
 
 _SECTIONS: dict[str, tuple[str, ...]] = {
-    "model": ("name", "method", "seed", "max_length"),
+    "model": ("name", "method", "seed", "max_length", "base_model"),
     "augment": ("augment_copies", "augment_seed"),
     "setfit": ("num_iterations", "num_epochs", "batch_size", "body_learning_rate", "max_steps"),
     "finetune": (
@@ -102,6 +102,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     "calibration": ("calibration_fraction",),
     "runtime": ("defer_threshold",),
     "export": ("smooth_alpha", "smooth_rows", "keep_fp32"),
+    "soft_labels": ("soft_labels_file", "soft_labels_weight", "soft_labels_pool"),
 }
 #: ``[model] method``: SetFit pairs + logistic head, or end-to-end cross-entropy fine-tuning.
 TRAIN_METHODS = ("setfit", "cross_entropy")
@@ -113,13 +114,15 @@ class TrainConfig:
     """Every training hyperparameter and seed; read from a checked-in TOML file.
 
     The file's sections map to fields: ``[model]``, ``[augment]``, ``[setfit]``,
-    ``[head]``, ``[calibration]``, ``[runtime]``, ``[export]``. Unknown keys are an error.
+    ``[finetune]``, ``[head]``, ``[calibration]``, ``[runtime]``, ``[export]``,
+    ``[soft_labels]``. Unknown keys are an error.
     """
 
     name: str = DEFAULT_MODEL_NAME
     method: str = "setfit"  # or "cross_entropy" (routelet.finetune)
     seed: int = 42
     max_length: int = 64
+    base_model: str = ""  # local sentence-transformers folder; "" = the packaged MiniLM
     augment_copies: int = 1
     augment_seed: int = 7
     num_iterations: int = 5
@@ -141,6 +144,9 @@ class TrainConfig:
     smooth_alpha: float = 0.8
     smooth_rows: int = 1000
     keep_fp32: tuple[str, ...] = ()
+    soft_labels_file: str = ""  # a teacher's soft labels (routelet.soft_labels); "" = none
+    soft_labels_weight: float = 0.0  # weight of the KL term towards them
+    soft_labels_pool: tuple[str, ...] = ()  # folders of unlabelled *.jsonl texts
 
     @classmethod
     def from_toml(cls, path: Path) -> TrainConfig:
@@ -166,6 +172,8 @@ class TrainConfig:
                     field_name = "augment_seed"
                 if section == "finetune":
                     field_name = f"ft_{key}"
+                if section == "soft_labels":
+                    field_name = f"soft_labels_{key}"
                 if field_name not in _SECTIONS[section]:
                     raise ConfigError(f"{path}: unknown key {key!r} in [{section}]")
                 expected = type(getattr(defaults, field_name))
@@ -185,4 +193,10 @@ class TrainConfig:
             raise ConfigError(
                 f"{path}: [model] method must be one of {TRAIN_METHODS}, got {method!r}"
             )
+        weight = values.get("soft_labels_weight", defaults.soft_labels_weight)
+        assert isinstance(weight, float)
+        if not 0 <= weight < 1:
+            raise ConfigError(f"{path}: [soft_labels] weight must be in [0, 1), got {weight}")
+        if values.get("soft_labels_file") and method != "cross_entropy":
+            raise ConfigError(f"{path}: [soft_labels] needs [model] method = 'cross_entropy'")
         return cls(**values)  # type: ignore[arg-type]

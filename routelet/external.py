@@ -439,14 +439,16 @@ def drop_training_leaks(
 
 
 def training_texts(paths: Any, config: Any) -> list[str]:
-    """Every text training reads: ``data/*.jsonl`` plus the augmented variants that
-    ``routelet.dataset`` builds from them (the same set ``check-data`` checks)."""
+    """Every text training reads: ``data/*.jsonl``, the augmented variants that
+    ``routelet.dataset`` builds from them and the unlabelled pool of a distilling config
+    (the same set ``check-data`` checks)."""
     from routelet.data import load_jsonl
     from routelet.dataset import split_and_augment
+    from routelet.soft_labels import pool_texts
 
     written = [ex for path in paths.training_files() for ex in load_jsonl(path)]
     augmented = [ex for ex in split_and_augment(written, config)[0] if "augment_of" in ex.meta]
-    return [ex.text for ex in written] + [ex.text for ex in augmented]
+    return [ex.text for ex in written] + [ex.text for ex in augmented] + pool_texts(paths, config)
 
 
 def load(paths: Any, config: Any) -> ExternalSet:

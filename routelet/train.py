@@ -211,12 +211,24 @@ class SetFitRouter:
         return router
 
 
-def make_router(config: TrainConfig) -> Any:
+def base_model_of(config: TrainConfig, root: Path) -> str | None:
+    """``[model] base_model`` as a path (relative to ``root``); None: the packaged MiniLM."""
+    if not config.base_model:
+        return None
+    path = Path(config.base_model).expanduser()
+    path = path if path.is_absolute() else root / path
+    if not (path / "config.json").is_file():
+        raise ModelError(f"[model] base_model: {path} is not a sentence-transformers folder")
+    return str(path)
+
+
+def make_router(config: TrainConfig, base_model: str | None = None) -> Any:
     """An unfitted estimator for ``config.method`` with the config's hyperparameters."""
     if config.method == "cross_entropy":
         from routelet.finetune import FineTunedRouter
 
         return FineTunedRouter(
+            base_model=base_model,
             epochs=config.ft_epochs,
             batch_size=config.ft_batch_size,
             body_learning_rate=config.ft_body_learning_rate,
@@ -225,11 +237,12 @@ def make_router(config: TrainConfig) -> Any:
             freeze_embeddings=config.ft_freeze_embeddings,
             freeze_layers=config.ft_freeze_layers,
             num_layers=config.ft_num_layers,
+            distill_weight=config.soft_labels_weight,
             max_steps=config.max_steps,
             max_length=config.max_length,
             seed=config.seed,
         )
-    return SetFitRouter.from_config(config)
+    return SetFitRouter.from_config(config, base_model=base_model)
 
 
 def _run_class(run_dir: Path) -> Any:
@@ -257,14 +270,23 @@ def run_encoder_dir(run_dir: Path) -> Path:
 def train(config: TrainConfig, paths: Paths, run_dir: Path) -> Any:
     """Train, calibrate and save a run; print progress and timings."""
     train_rows, calib_rows, files = build_training_set(paths, config)
-    print(
-        f"training on {len(train_rows)} rows ({len(files)} files), calibrating on {len(calib_rows)}"
-    )
-    started = time.perf_counter()
+    base_model = base_model_of(config, paths.root)
     texts = [ex.text for ex in train_rows]
     labels = [ex.intent.value for ex in train_rows]
+    soft = None
+    if config.soft_labels_file:
+        from routelet.soft_labels import distillation_set
+
+        texts, labels, soft = distillation_set(train_rows, calib_rows, paths, config)
+        print(
+            f"distilling from {config.soft_labels_file} (weight {config.soft_labels_weight}): "
+            f"{len(texts) - len(train_rows)} unlabelled pool texts join the training rows"
+        )
+    print(f"training on {len(texts)} rows ({len(files)} files), calibrating on {len(calib_rows)}")
+    started = time.perf_counter()
     torch_threads()
-    router = make_router(config).fit(texts, labels)
+    router = make_router(config, base_model)
+    router = router.fit(texts, labels) if soft is None else router.fit(texts, labels, soft)
     router.calibrate([ex.text for ex in calib_rows], [ex.intent.value for ex in calib_rows])
     elapsed = time.perf_counter() - started
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -273,7 +295,7 @@ def train(config: TrainConfig, paths: Paths, run_dir: Path) -> Any:
     meta.update(
         {
             "train_seconds": round(elapsed, 1),
-            "train_rows": len(train_rows),
+            "train_rows": len(texts),
             "calibration_rows": len(calib_rows),
             "config": config.__dict__,
         }

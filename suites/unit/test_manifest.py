@@ -3,14 +3,16 @@
 import pytest
 
 from routelet.manifest import hash_files, read_manifest
+from routelet.soft_labels import training_inputs
 
 pytestmark = pytest.mark.shipped
 
 
-def test_shipped_model_matches_repo_data_and_config(paths) -> None:  # type: ignore[no-untyped-def]
-    """The shipped model was trained on exactly the data and config in the repo (not stale)."""
+def test_shipped_model_matches_repo_data_and_config(paths, train_config) -> None:  # type: ignore[no-untyped-def]
+    """The shipped model was trained on exactly the data and config in the repo (not stale):
+    the labelled rows and, when it distils, the soft-label file and the pool."""
     manifest = read_manifest(paths.default_model)
-    assert manifest["data_sha256"] == hash_files(paths.training_files(), paths.root)
+    assert manifest["data_sha256"] == hash_files(training_inputs(paths, train_config), paths.root)
     assert manifest["config_sha256"] == hash_files([paths.configs / "default.toml"], paths.root)
 
 
