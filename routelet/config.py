@@ -199,4 +199,6 @@ class TrainConfig:
             raise ConfigError(f"{path}: [soft_labels] weight must be in [0, 1), got {weight}")
         if values.get("soft_labels_file") and method != "cross_entropy":
             raise ConfigError(f"{path}: [soft_labels] needs [model] method = 'cross_entropy'")
+        if (weight or values.get("soft_labels_pool")) and not values.get("soft_labels_file"):
+            raise ConfigError(f"{path}: [soft_labels] weight and pool need a soft-label file")
         return cls(**values)  # type: ignore[arg-type]

@@ -222,7 +222,7 @@ def export(
             {
                 "name": config.name,
                 "created": datetime.now(UTC).isoformat(timespec="seconds"),
-                "base_model": BASE_MODEL_NAME,
+                "base_model": config.base_model or BASE_MODEL_NAME,
                 "method": config.method,
                 "defer_threshold": config.defer_threshold,
                 "quantization": {

@@ -132,6 +132,9 @@ def test_config_section_is_parsed_and_checked(tmp_path: Path) -> None:
     bad.write_text(CONFIG.replace('"cross_entropy"', '"setfit"'))
     with pytest.raises(ConfigError, match="needs \\[model\\] method = 'cross_entropy'"):
         TrainConfig.from_toml(bad)
+    bad.write_text(CONFIG.replace('file = "data/soft/teacher.jsonl"', ""))
+    with pytest.raises(ConfigError, match="weight and pool need a soft-label file"):
+        TrainConfig.from_toml(bad)
     bad.write_text(CONFIG.replace('"data/pool"', '"data/nowhere"'))
     with pytest.raises(ConfigError, match="is not a folder"):
         soft_labels.pool_files(paths, TrainConfig.from_toml(bad))
