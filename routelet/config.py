@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 #: Name of the shipped model: its directory under ``models/`` and its run under ``runs/``.
-DEFAULT_MODEL_NAME = "routelet-v5"
+DEFAULT_MODEL_NAME = "routelet-v6"
 #: Top probability below which a prediction is a deferral, unless a model says otherwise
 #: (the manifest's ``defer_threshold``) or the caller passes one.
 DEFAULT_THRESHOLD = 0.5

@@ -38,21 +38,22 @@ EVAL_STEMS = [
     "ood",
 ]
 
-#: Rows of evals/regression.jsonl that the shipped model (models/routelet-v5) still routes
+#: Rows of evals/regression.jsonl that the shipped model (models/routelet-v6) still routes
 #: wrong. When a new model fixes one, its test XPASSes and fails the run: take it off here.
 #: (routelet-v2 fixed "www dot example dot com slash login", a v1 miss; routelet-v3 fixed
 #: "breaking news tonight a fire at the old mill downtown"; routelet-v4 fixed "stir until
 #: the sugar dissolves completely" and "what is the temperature in lisbon"; routelet-v5
 #: fixed "should i take an umbrella today", "what's up" and "mhm yeah no totally", and
-#: broke "what was that you just said", now sent to `none`.)
+#: broke "what was that you just said", now sent to `none`; routelet-v6 fixed "what's the
+#: exchange rate from dollars to yen" and broke "what's up" again, now sent to integration.)
 KNOWN_MISSES = frozenset(
     {
         "404 not found",
-        "what's the exchange rate from dollars to yen",
         "ok google hey siri alexa",
         "what happened on this day in 1969",
         "hiya",
         "what was that you just said",
+        "what's up",
     }
 )
 REGRESSION_ROWS = load_jsonl(Paths.discover().evals / "regression.jsonl")
