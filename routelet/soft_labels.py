@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from routelet.config import Paths, TrainConfig
-from routelet.data import Example, atomic_write, iter_commands
+from routelet.data import Example, atomic_write, iter_commands, parse_command
 from routelet.errors import ConfigError, DataError
 from routelet.intents import LABELS
 
@@ -91,12 +91,7 @@ def write(path: Path, texts: Sequence[str], probs: NDArray[np.floating]) -> int:
 
 
 def _parse(line: str, where: str) -> tuple[str, NDArray[np.float64]]:
-    try:
-        row = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{where}: invalid JSON ({exc.msg})") from None
-    if not isinstance(row, dict) or not isinstance(row.get("text"), str):
-        raise DataError(f"{where}: expected an object with a string 'text'")
+    row = parse_command(line, where)  # a JSON object with a non-blank string 'text'
     probs = row.get("probs")
     if (
         not isinstance(probs, list)
@@ -107,7 +102,7 @@ def _parse(line: str, where: str) -> tuple[str, NDArray[np.float64]]:
     values = np.array(probs, dtype=np.float64)
     if not np.all(np.isfinite(values)) or values.min() < 0 or abs(values.sum() - 1) > SUM_TOLERANCE:
         raise DataError(f"{where}: 'probs' must be non-negative and sum to 1")
-    return row["text"], values / values.sum()
+    return str(row["text"]), values / values.sum()
 
 
 def load(path: Path) -> dict[str, NDArray[np.float64]]:

@@ -72,6 +72,7 @@ def test_file_round_trips_rounded_and_renormalised(tmp_path: Path) -> None:
     [
         ("not json", "invalid JSON"),
         ('{"probs": [1, 0, 0, 0, 0, 0]}', "string 'text'"),
+        ('{"text": " ", "probs": [1, 0, 0, 0, 0, 0]}', "'text' is empty"),
         ('{"text": "a", "probs": [1, 0, 0]}', "list of 6 numbers"),
         ('{"text": "a", "probs": [1, 0, 0, 0, 0, true]}', "list of 6 numbers"),
         ('{"text": "a", "probs": [1.5, -0.5, 0, 0, 0, 0]}', "non-negative"),
