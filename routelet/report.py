@@ -356,6 +356,7 @@ def _render_external(results: dict[str, Any]) -> list[str]:
         f"packages, expanded by `routelet/external.py` (docs/external.md); "
         f"{ext['dropped_training_duplicates']} rows dropped as near-duplicates of training rows.",
         "",
+        *_external_interval_lines(ext, model, floor),
         tabulate(
             [
                 [label, s["n"], s["recall"], ext[floor]["label"][label]["recall"]]
@@ -380,6 +381,23 @@ def _render_external(results: dict[str, Any]) -> list[str]:
         ),
     ]
     return out
+
+
+def _external_interval_lines(ext: dict[str, Any], model: str, floor: str) -> list[str]:
+    """All-row accuracy of model and floor with the 95 % intervals ``external.summarize``
+    gives (resampling intent files); nothing for results written before intervals existed."""
+    if "accuracy_interval" not in ext[model]:
+        return []
+    parts = []
+    for name in (model, floor):
+        low, high = ext[name]["accuracy_interval"]
+        parts.append(f"{name} {ext[name]['accuracy']} ({low}-{high})")
+    return [
+        "All rows, with a 95 % interval from resampling whole intent files (rows of one file "
+        "share their author's wording; a retrain with another seed moves the number about as "
+        "much): " + "; ".join(parts) + ".",
+        "",
+    ]
 
 
 def headline(results: dict[str, Any]) -> str:

@@ -147,6 +147,10 @@ def test_markdown_shows_external_and_hardness(results) -> None:  # type: ignore[
     text = render(data)
     assert "## External" in text and "## Hardness" in text
     assert "tf-idf floor recall" in text and "ovos-skill-weather==" in text
+    model = next(iter(data["routers"]))
+    low, high = data["external"][model]["accuracy_interval"]
+    assert low <= data["external"][model]["accuracy"] <= high
+    assert f"({low}-{high})" in text
     flagged = [r["set"] for r in data["hardness"] if r["too_easy"]]
     assert text.count("too easy to rank models") == len(flagged) > 0
 
