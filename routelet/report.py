@@ -385,9 +385,7 @@ def _render_external(results: dict[str, Any]) -> list[str]:
 
 def _external_interval_lines(ext: dict[str, Any], model: str, floor: str) -> list[str]:
     """All-row accuracy of model and floor with the 95 % intervals ``external.summarize``
-    gives (resampling intent files); nothing for results written before intervals existed."""
-    if "accuracy_interval" not in ext[model]:
-        return []
+    gives (resampling intent files)."""
     parts = []
     for name in (model, floor):
         low, high = ext[name]["accuracy_interval"]
